@@ -1,0 +1,1 @@
+"""Destinations: where journaled records land and are merged (SQLite warehouse, Snowflake)."""

@@ -1,0 +1,1 @@
+"""The Jira Cloud (Agile) flow: Jira client, ingestion state service and processors."""
