@@ -1,0 +1,553 @@
+"""The embedded SQLite warehouse: journal tables + set-based merge (architecture.md section 2).
+
+Concurrency: one connection shared by all threads, every operation under one re-entrant lock.
+SQLite allows a single writer at a time anyway, so per-thread connections would only trade the
+lock for SQLITE_BUSY waits (busy_timeout polling, with sleep granularity in the milliseconds) and
+would let a long merge starve appenders unpredictably; a lock around one connection is FIFO-ish,
+costs nothing when uncontended, and keeps ``BEGIN IMMEDIATE ... COMMIT`` trivially correct. Row
+encoding and hashing (the CPU part of ``append_journal``) happen before the lock is taken. WAL
+lets other processes (the ``sqlite3`` shell, a BI tool) read while the flow writes.
+
+The SQL is built by pure functions (``create_table_sql``, ``create_journal_sql``,
+``merge_steps``...) so it can be unit-tested and reused by other SQL destinations.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from flowkit.destinations.base import DestinationError, MergePlan, MergeResult
+from flowkit.destinations.rows import format_timestamp, from_sqlite, make_sqlite_encoder
+from flowkit.destinations.schema import HASH, INSERTED_AT, TABLES, UPDATED_AT, TableSpec, merge_order
+
+#: Journal bookkeeping columns, before the business columns.
+SEQ = "_SEQ"
+RUN_ID = "_RUN_ID"
+SCOPE = "_SCOPE"
+ATTEMPT = "_ATTEMPT"
+
+#: Which (table, run, scope, attempt) were merged: makes replaying a plan a no-op even after the
+#: merged journal rows were pruned.
+MERGE_LOG = "_FLOWKIT_MERGE_LOG"
+
+_STAGE = "_FK_STAGE"
+_ACCEPTED = "_FK_ACCEPTED"
+_LISTED = "_FK_LISTED"
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def quote(name: str) -> str:
+    """Quote an identifier; refuses anything but ``[A-Za-z_][A-Za-z0-9_]*``."""
+    if not _IDENT.fullmatch(name):
+        raise DestinationError(f"unsafe SQL identifier {name!r}")
+    return f'"{name}"'
+
+
+def _cols(names: Iterable[str], prefix: str = "") -> str:
+    return ", ".join(prefix + quote(n) for n in names)
+
+
+def _pk_match(spec: TableSpec, left: str, right: str) -> str:
+    return " AND ".join(f"{left}.{quote(k)} = {right}.{quote(k)}" for k in spec.primary_key)
+
+
+# --------------------------------------------------------------------------- DDL (pure)
+
+
+def _column_defs(spec: TableSpec) -> list[str]:
+    out = []
+    for c in spec.columns:
+        not_null = " NOT NULL" if c.name in spec.primary_key else ""
+        out.append(f"{quote(c.name)} {c.sqlite_type}{not_null}")
+    return out
+
+
+def _pk_clause(spec: TableSpec) -> tuple[str, str]:
+    """(table constraint, table option): composite keys use WITHOUT ROWID (the key is the btree)."""
+    pk = f"PRIMARY KEY ({_cols(spec.primary_key)})"
+    return pk, (" WITHOUT ROWID" if len(spec.primary_key) > 1 else "")
+
+
+def create_table_sql(spec: TableSpec) -> list[str]:
+    """CREATE statements (table + extra indexes) for a destination table, idempotent."""
+    pk, option = _pk_clause(spec)
+    defs = [*_column_defs(spec), *(f"{quote(c.name)} {c.sqlite_type}" for c in spec.all_columns[-3:]), pk]
+    stmts = [f"CREATE TABLE IF NOT EXISTS {quote(spec.name)} (\n  " + ",\n  ".join(defs) + f"\n){option}"]
+    for cols in spec.indexes:
+        ix = quote(f"{spec.name}_{'_'.join(cols)}_IDX")
+        stmts.append(f"CREATE INDEX IF NOT EXISTS {ix} ON {quote(spec.name)} ({_cols(cols)})")
+    return stmts
+
+
+def create_journal_sql(spec: TableSpec) -> list[str]:
+    """CREATE statements for ``<TABLE>_JOURNAL``: bookkeeping columns, business columns (no
+    constraints), the row hash computed at append time, and the (run, scope, attempt) index."""
+    defs = [
+        f"{quote(SEQ)} INTEGER PRIMARY KEY AUTOINCREMENT",
+        f"{quote(RUN_ID)} TEXT NOT NULL",
+        f"{quote(SCOPE)} INTEGER NOT NULL",
+        f"{quote(ATTEMPT)} TEXT NOT NULL",
+        *(f"{quote(c.name)} {c.sqlite_type}" for c in spec.columns),
+        f"{quote(HASH)} TEXT NOT NULL",
+    ]
+    j = spec.journal_name
+    return [
+        f"CREATE TABLE IF NOT EXISTS {quote(j)} (\n  " + ",\n  ".join(defs) + "\n)",
+        f"CREATE INDEX IF NOT EXISTS {quote(j + '_RUN_SCOPE_ATTEMPT_IDX')} "
+        f"ON {quote(j)} ({_cols((RUN_ID, SCOPE, ATTEMPT))})",
+    ]
+
+
+def create_merge_log_sql() -> list[str]:
+    return [
+        f"CREATE TABLE IF NOT EXISTS {quote(MERGE_LOG)} (\n"
+        '  "TABLE_NAME" TEXT NOT NULL,\n  "RUN_ID" TEXT NOT NULL,\n  "SCOPE" INTEGER NOT NULL,\n'
+        '  "ATTEMPT" TEXT NOT NULL,\n  "MERGED_AT" TEXT NOT NULL,\n'
+        '  PRIMARY KEY ("TABLE_NAME", "RUN_ID", "SCOPE", "ATTEMPT")\n) WITHOUT ROWID'
+    ]
+
+
+def journal_insert_sql(spec: TableSpec) -> str:
+    cols = (RUN_ID, SCOPE, ATTEMPT, *spec.column_names, HASH)
+    return f"INSERT INTO {quote(spec.journal_name)} ({_cols(cols)}) VALUES ({', '.join('?' * len(cols))})"
+
+
+def merge_setup_sql(spec: TableSpec) -> list[str]:
+    """TEMP tables of one merge: accepted (scope, attempt) pairs, listed boards, staged rows."""
+    pk, _ = _pk_clause(spec)
+    stage_defs = [*_column_defs(spec), f"{quote(HASH)} TEXT NOT NULL", pk]
+    return [
+        *merge_teardown_sql(),
+        f"CREATE TEMP TABLE {quote(_ACCEPTED)} (SCOPE INTEGER PRIMARY KEY, ATTEMPT TEXT NOT NULL, "
+        "NEW INTEGER NOT NULL DEFAULT 1, LAST_SEQ INTEGER)",
+        f"CREATE TEMP TABLE {quote(_LISTED)} (ID INTEGER PRIMARY KEY)",
+        f"CREATE TEMP TABLE {quote(_STAGE)} (" + ", ".join(stage_defs) + ") WITHOUT ROWID",
+    ]
+
+
+def merge_teardown_sql() -> list[str]:
+    return [f"DROP TABLE IF EXISTS temp.{quote(t)}" for t in (_STAGE, _ACCEPTED, _LISTED)]
+
+
+@dataclass(frozen=True)
+class MergeStep:
+    """One statement of a merge. ``kind`` says what its row count means: ``inserted``,
+    ``updated``, ``deleted`` or ``other``. Named parameters: ``:table``, ``:run_id``, ``:now``."""
+
+    name: str
+    kind: str
+    sql: str
+
+
+def merge_steps(spec: TableSpec, *, listed_boards: bool) -> list[MergeStep]:
+    """The statements that merge the staged journal rows into ``spec``'s table, in order.
+
+    Runs after ``merge_setup_sql`` and after the accepted pairs (and, when ``listed_boards``,
+    the listed boards) are inserted into the TEMP tables; all inside one transaction.
+    """
+    t = quote(spec.name)
+    j = quote(spec.journal_name)
+    stage = f"temp.{quote(_STAGE)}"
+    acc = f"temp.{quote(_ACCEPTED)}"
+    listed = f"temp.{quote(_LISTED)}"
+    log = quote(MERGE_LOG)
+    biz = spec.column_names
+    steps = [
+        # Pairs already merged in this run (a replay, or a re-appended journal) are not applied again.
+        MergeStep(
+            "skip_merged",
+            "other",
+            f"UPDATE {acc} SET NEW = 0 WHERE EXISTS (SELECT 1 FROM {log} AS m WHERE m.TABLE_NAME = :table "
+            f"AND m.RUN_ID = :run_id AND m.SCOPE = {quote(_ACCEPTED)}.SCOPE "
+            f"AND m.ATTEMPT = {quote(_ACCEPTED)}.ATTEMPT)",
+        ),
+        # Last journal row of each accepted attempt: rows of older attempts of the same scope
+        # (appended before it) are superseded and pruned with it.
+        MergeStep(
+            "last_seq",
+            "other",
+            f"UPDATE {acc} SET LAST_SEQ = (SELECT MAX(j.{quote(SEQ)}) FROM {j} AS j "
+            f"WHERE j.{quote(RUN_ID)} = :run_id AND j.{quote(SCOPE)} = {quote(_ACCEPTED)}.SCOPE "
+            f"AND j.{quote(ATTEMPT)} = {quote(_ACCEPTED)}.ATTEMPT)",
+        ),
+        # Stage accepted rows, deduplicated by primary key: the highest _SEQ wins.
+        MergeStep(
+            "stage",
+            "other",
+            f"INSERT OR REPLACE INTO {stage} ({_cols((*biz, HASH))}) "
+            f"SELECT {_cols((*biz, HASH), 'j.')} FROM {j} AS j JOIN {acc} AS a "
+            f"ON a.SCOPE = j.{quote(SCOPE)} AND a.ATTEMPT = j.{quote(ATTEMPT)} AND a.NEW = 1 "
+            f"WHERE j.{quote(RUN_ID)} = :run_id ORDER BY j.{quote(SEQ)}",
+        ),
+    ]
+    sets = [f"{quote(c)} = s.{quote(c)}" for c in (*spec.non_key_columns, HASH)]
+    sets.append(f"{quote(UPDATED_AT)} = :now")
+    steps.append(
+        MergeStep(
+            "update",
+            "updated",
+            f"UPDATE {t} AS t SET {', '.join(sets)} FROM {stage} AS s "
+            f"WHERE {_pk_match(spec, 't', 's')} AND t.{quote(HASH)} IS NOT s.{quote(HASH)}",
+        )
+    )
+    steps.append(
+        MergeStep(
+            "insert",
+            "inserted",
+            f"INSERT INTO {t} ({_cols((*biz, HASH, INSERTED_AT, UPDATED_AT))}) "
+            f"SELECT {_cols((*biz, HASH), 's.')}, :now, :now FROM {stage} AS s "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {t} AS t WHERE {_pk_match(spec, 't', 's')})",
+        )
+    )
+    if spec.replace_scope and spec.scope_column:
+        # An accepted board's rows become exactly its accepted rows.
+        steps.append(
+            MergeStep(
+                "delete_replaced",
+                "deleted",
+                f"DELETE FROM {t} AS t WHERE t.{quote(spec.scope_column)} IN "
+                f"(SELECT SCOPE FROM {acc} WHERE NEW = 1) "
+                f"AND NOT EXISTS (SELECT 1 FROM {stage} AS s WHERE {_pk_match(spec, 's', 't')})",
+            )
+        )
+    if listed_boards and spec.scope_column:
+        steps.append(
+            MergeStep(
+                "delete_unlisted",
+                "deleted",
+                f"DELETE FROM {t} AS t WHERE t.{quote(spec.scope_column)} NOT IN (SELECT ID FROM {listed})",
+            )
+        )
+    if spec.retained_by:
+        ref_table, ref_col = spec.retained_by
+        (key,) = spec.primary_key
+        steps.append(
+            MergeStep(
+                "delete_unretained",
+                "deleted",
+                f"DELETE FROM {t} AS t WHERE NOT EXISTS (SELECT 1 FROM {stage} AS s "
+                f"WHERE s.{quote(key)} = t.{quote(key)}) "
+                f"AND NOT EXISTS (SELECT 1 FROM {quote(ref_table)} AS r "
+                f"WHERE r.{quote(ref_col)} = t.{quote(key)})",
+            )
+        )
+    steps.append(
+        MergeStep(
+            "log",
+            "other",
+            f"INSERT OR IGNORE INTO {log} (TABLE_NAME, RUN_ID, SCOPE, ATTEMPT, MERGED_AT) "
+            f"SELECT :table, :run_id, SCOPE, ATTEMPT, :now FROM {acc} WHERE NEW = 1",
+        )
+    )
+    steps.append(
+        MergeStep(
+            "prune_journal",
+            "other",
+            f"DELETE FROM {j} AS j WHERE j.{quote(RUN_ID)} = :run_id AND EXISTS (SELECT 1 FROM {acc} AS a "
+            f"WHERE a.SCOPE = j.{quote(SCOPE)} AND (a.ATTEMPT = j.{quote(ATTEMPT)} "
+            f"OR j.{quote(SEQ)} < a.LAST_SEQ))",
+        )
+    )
+    return steps
+
+
+def merge_statements(spec: TableSpec, *, listed_boards: bool = True) -> list[str]:
+    """The SQL of ``merge_steps`` (for tests and documentation)."""
+    return [s.sql for s in merge_steps(spec, listed_boards=listed_boards)]
+
+
+# --------------------------------------------------------------------------- destination
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SQLiteDestination:
+    """The Destination contract on one SQLite file (WAL, one connection, thread-safe).
+
+    ``clock`` returns the time written to ``_SNOWFLAKE_INSERTED_AT`` / ``_SNOWFLAKE_UPDATED_AT``
+    (UTC ``YYYY-MM-DDTHH:MM:SS.fffZ`` text). ``synchronous`` is the SQLite ``PRAGMA synchronous``
+    (``FULL``: a committed journal batch or merge survives power loss, not only a process crash).
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        synchronous: str = "FULL",
+        busy_timeout_s: float = 30.0,
+    ) -> None:
+        if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise DestinationError(f"bad synchronous mode {synchronous!r}")
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._clock = clock or _utc_now
+        self._lock = threading.RLock()
+        try:
+            self._conn: sqlite3.Connection | None = sqlite3.connect(
+                str(self.path), isolation_level=None, check_same_thread=False, timeout=busy_timeout_s
+            )
+            mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise DestinationError(f"cannot open SQLite destination {self.path}: {exc}") from exc
+        if str(mode).lower() != "wal":
+            raise DestinationError(f"cannot switch {self.path} to WAL mode (got {mode})")
+        self._conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        self._conn.execute("PRAGMA temp_store=MEMORY")
+        self._conn.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache: merges touch big btrees
+        self._db = sqlite_utils.Database(self._conn)
+        self._encoders: dict[str, Callable[[Mapping[str, Any]], tuple[Any, ...]]] = {}
+
+    # ----------------------------------------------------------------- helpers
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise DestinationError(f"SQLite destination {self.path} is closed")
+        return self._conn
+
+    @staticmethod
+    def _spec(table: str) -> TableSpec:
+        try:
+            return TABLES[table]
+        except KeyError:
+            raise DestinationError(f"unknown table {table!r}; known tables: {', '.join(TABLES)}") from None
+
+    def _exists(self, name: str) -> bool:
+        self.conn  # noqa: B018 - raises DestinationError once closed
+        return bool(self._db[name].exists())
+
+    def _require(self, spec: TableSpec) -> None:
+        for name in (spec.name, spec.journal_name):
+            if not self._exists(name):
+                raise DestinationError(
+                    f"table {name} does not exist in {self.path}; call ensure_tables first"
+                )
+
+    def _now(self) -> str:
+        return format_timestamp(self._clock())
+
+    def _encoder(self, spec: TableSpec) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+        enc = self._encoders.get(spec.name)
+        if enc is None:
+            enc = self._encoders[spec.name] = make_sqlite_encoder(spec)
+        return enc
+
+    def _check_columns(self, name: str, expected: Sequence[str]) -> None:
+        actual = [c.name for c in self._db[name].columns]
+        missing = [c for c in expected if c not in actual]
+        if missing:
+            raise DestinationError(
+                f"table {name} in {self.path} exists but lacks column(s) {', '.join(missing)}; "
+                "drop it or migrate it"
+            )
+
+    # ----------------------------------------------------------------- contract
+
+    def ensure_tables(self, tables: Sequence[str]) -> None:
+        """Create destination + journal tables (and the merge log) if absent; check existing ones
+        have the expected columns. A table kept by another's rows (SPRINT by BOARD_SPRINT) brings
+        that table along."""
+        names = {self._spec(t).name for t in tables}
+        for name in list(names):
+            ref = TABLES[name].retained_by
+            if ref:
+                names.add(ref[0])
+        with self._lock:
+            conn = self.conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for stmt in create_merge_log_sql():
+                        conn.execute(stmt)
+                    for name in merge_order(names):
+                        spec = TABLES[name]
+                        for stmt in (*create_table_sql(spec), *create_journal_sql(spec)):
+                            conn.execute(stmt)
+                        self._check_columns(spec.name, [c.name for c in spec.all_columns])
+                        self._check_columns(
+                            spec.journal_name, [SEQ, RUN_ID, SCOPE, ATTEMPT, *spec.column_names, HASH]
+                        )
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise DestinationError(f"cannot create tables in {self.path}: {exc}") from exc
+
+    def append_journal(
+        self, table: str, run_id: str, scope: int, attempt: str, rows: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Append rows to ``<TABLE>_JOURNAL`` in one transaction. Rows are validated, converted to
+        SQLite form and hashed before the lock is taken. Apply the oversized-value strategy
+        (``rows.apply_oversized_strategy``) before calling this."""
+        spec = self._spec(table)
+        if not rows:
+            return
+        enc = self._encoder(spec)
+        prefix = (str(run_id), int(scope), str(attempt))
+        data = [prefix + enc(row) for row in rows]
+        key_idx = [spec.column_names.index(k) + 3 for k in spec.primary_key]
+        for rec in data:
+            if any(rec[i] is None for i in key_idx):
+                raise DestinationError(f"{spec.name}: a journal row has a NULL primary key column")
+        sql = journal_insert_sql(spec)
+        with self._lock:
+            conn = self.conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    conn.executemany(sql, data)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise DestinationError(f"cannot append to {spec.journal_name} in {self.path}: {exc}") from exc
+
+    def merge(self, table: str, plan: MergePlan) -> MergeResult:
+        """Apply the plan to one table in one transaction (rules: architecture.md section 2 and
+        docs/destinations.md), then prune the merged journal rows in that same transaction."""
+        spec = self._spec(table)
+        steps = merge_steps(spec, listed_boards=plan.listed_boards is not None)
+        accepted = [(int(scope), str(attempt)) for scope, attempt in plan.accepted.items()]
+        listed = [(int(b),) for b in plan.listed_boards] if plan.listed_boards is not None else []
+        with self._lock:
+            conn = self.conn
+            self._require(spec)
+            if spec.retained_by and not self._exists(spec.retained_by[0]):
+                raise DestinationError(f"{spec.name} cannot be merged without table {spec.retained_by[0]}")
+            params = {"table": spec.name, "run_id": str(plan.run_id), "now": self._now()}
+            result = MergeResult()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for stmt in merge_setup_sql(spec):
+                        conn.execute(stmt)
+                    conn.executemany(
+                        f"INSERT INTO temp.{quote(_ACCEPTED)} (SCOPE, ATTEMPT) VALUES (?, ?)", accepted
+                    )
+                    conn.executemany(f"INSERT OR IGNORE INTO temp.{quote(_LISTED)} (ID) VALUES (?)", listed)
+                    for step in steps:
+                        count = conn.execute(step.sql, params).rowcount
+                        if step.kind == "inserted":
+                            result.inserted += count
+                        elif step.kind == "updated":
+                            result.updated += count
+                        elif step.kind == "deleted":
+                            result.deleted += count
+                    staged = conn.execute(f"SELECT COUNT(*) FROM temp.{quote(_STAGE)}").fetchone()[0]
+                    result.unchanged = staged - result.inserted - result.updated
+                    result.skipped_scopes = conn.execute(
+                        f"SELECT COUNT(*) FROM temp.{quote(_ACCEPTED)} WHERE NEW = 0"
+                    ).fetchone()[0]
+                    for stmt in merge_teardown_sql():
+                        conn.execute(stmt)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise DestinationError(f"merge of {spec.name} into {self.path} failed: {exc}") from exc
+        return result
+
+    def prune_journal(self, keep_run_id: str | None) -> int:
+        """Delete journal rows (and merge-log entries) of every run except ``keep_run_id``
+        (everything when None). Returns the number of journal rows deleted."""
+        deleted = 0
+        with self._lock:
+            conn = self.conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for spec in TABLES.values():
+                        if not self._exists(spec.journal_name):
+                            continue
+                        sql = f"DELETE FROM {quote(spec.journal_name)}"
+                        if keep_run_id is not None:
+                            sql += f" WHERE {quote(RUN_ID)} IS NOT ?"
+                        deleted += conn.execute(sql, () if keep_run_id is None else (keep_run_id,)).rowcount
+                    if self._exists(MERGE_LOG):
+                        sql = f"DELETE FROM {quote(MERGE_LOG)}"
+                        if keep_run_id is not None:
+                            sql += " WHERE RUN_ID IS NOT ?"
+                        conn.execute(sql, () if keep_run_id is None else (keep_run_id,))
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise DestinationError(f"cannot prune journal in {self.path}: {exc}") from exc
+        return deleted
+
+    def counts(self) -> dict[str, int]:
+        """Row count of every existing destination table (merge order)."""
+        with self._lock:
+            return {
+                name: self.conn.execute(f"SELECT COUNT(*) FROM {quote(name)}").fetchone()[0]
+                for name in TABLES
+                if self._exists(name)
+            }
+
+    def journal_counts(self, run_id: str | None = None) -> dict[str, int]:
+        """Journal row count per destination table name (of one run when given)."""
+        out = {}
+        with self._lock:
+            for spec in TABLES.values():
+                if not self._exists(spec.journal_name):
+                    continue
+                sql = f"SELECT COUNT(*) FROM {quote(spec.journal_name)}"
+                args: tuple[str, ...] = ()
+                if run_id is not None:
+                    sql += f" WHERE {quote(RUN_ID)} = ?"
+                    args = (run_id,)
+                out[spec.name] = self.conn.execute(sql, args).fetchone()[0]
+        return out
+
+    def fetch_rows(self, table: str, *, metadata: bool = False) -> list[dict[str, Any]]:
+        """Rows of a destination table in row format (architecture.md section 2), ordered by
+        primary key; with ``metadata`` the three ``_SNOWFLAKE_*`` columns too."""
+        spec = self._spec(table)
+        cols = [c.name for c in (spec.all_columns if metadata else spec.columns)]
+        sql = f"SELECT {_cols(cols)} FROM {quote(spec.name)} ORDER BY {_cols(spec.primary_key)}"
+        with self._lock:
+            self._require(spec)
+            cur = self.conn.execute(sql)
+            return [from_sqlite(spec, dict(zip(cols, r, strict=True))) for r in cur.fetchall()]
+
+    def merged_scopes(self, table: str, run_id: str) -> dict[int, str]:
+        """(scope -> attempt) pairs of ``run_id`` already merged into ``table`` (state/debugging)."""
+        self._spec(table)
+        with self._lock:
+            if not self._exists(MERGE_LOG):
+                return {}
+            cur = self.conn.execute(
+                f"SELECT SCOPE, ATTEMPT FROM {quote(MERGE_LOG)} WHERE TABLE_NAME = ? AND RUN_ID = ? "
+                "ORDER BY SCOPE, MERGED_AT",
+                (table, run_id),
+            )
+            return {int(s): str(a) for s, a in cur.fetchall()}
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> SQLiteDestination:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
