@@ -1,0 +1,502 @@
+"""Jira Cloud REST client (Agile 1.0 + platform v3) used by the Jira (Agile) flow.
+
+Thread-safe: one :class:`JiraClient` is shared by every concurrent task of a flow. It never follows
+redirects, only sends credentials to the configured site, pages with :mod:`flowkit.jira.pagination`,
+classifies answers with :func:`flowkit.jira.http.classify_response` and retries with
+:mod:`flowkit.jira.retry` (a shared :class:`RateGate` slows every thread down together on a 429/503).
+See docs/jira-client.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import random as _random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import requests
+
+from flowkit.jira.errors import (
+    JiraAuthError,
+    JiraBoardUnavailable,
+    JiraError,
+    JiraPaginationError,
+    JiraRedirectError,
+    JiraRequestError,
+    JiraRetriesExhausted,
+)
+from flowkit.jira.http import (
+    Classification,
+    Outcome,
+    build_session,
+    classify_exception,
+    classify_response,
+    is_loopback_host,
+    origin,
+    validate_base_url,
+)
+from flowkit.jira.pagination import Paginator, TokenPaginator, ValuesPaginator, iter_pages
+from flowkit.jira.retry import RateGate, RetryPolicy, compute_delay
+
+__all__ = [
+    "JiraAuthError",
+    "JiraBoardUnavailable",
+    "JiraClient",
+    "JiraError",
+    "JiraPaginationError",
+    "JiraRedirectError",
+    "JiraRequestError",
+    "JiraRetriesExhausted",
+    "RateGate",
+    "RetryPolicy",
+    "validate_base_url",
+]
+
+logger = logging.getLogger("flowkit.jira.client")
+
+_KEY_ONLY_FIELDS = frozenset({"id", "key"})
+_JQL_FULL_FIELDS_PAGE = 100
+_TRANSPORT_ERRORS = (requests.exceptions.RequestException, ConnectionError)
+
+
+# --------------------------------------------------------------------------------------------- JQL helpers
+
+
+def _order_by_position(jql: str) -> int | None:
+    """Index of the top-level ``ORDER BY`` (outside quotes and parentheses), or None."""
+    depth = 0
+    quote: str | None = None
+    i = 0
+    found: int | None = None
+    n = len(jql)
+    while i < n:
+        ch = jql[i]
+        if quote is not None:
+            if ch == "\\":
+                i += 2
+                continue
+            if ch == quote:
+                quote = None
+        elif ch in ("'", '"'):
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth = max(depth - 1, 0)
+        elif depth == 0 and ch in "oO" and (i == 0 or not (jql[i - 1].isalnum() or jql[i - 1] == "_")):
+            m = re.match(r"order\s+by(?![\w])", jql[i:], re.IGNORECASE)
+            if m:
+                found = i
+                i += m.end()
+                continue
+        i += 1
+    return found
+
+
+def split_order_by(jql: str) -> tuple[str, str | None]:
+    """``"a = 1 ORDER BY Rank ASC"`` -> ``("a = 1", "Rank ASC")``; no ORDER BY -> ``(jql.strip(), None)``."""
+    pos = _order_by_position(jql)
+    if pos is None:
+        return jql.strip(), None
+    m = re.match(r"order\s+by\s*", jql[pos:], re.IGNORECASE)
+    assert m is not None
+    return jql[:pos].strip(), jql[pos + m.end() :].strip()
+
+
+# --------------------------------------------------------------------------------------------- the client
+
+
+class JiraClient:
+    """Jira Cloud REST client with pooled HTTP, Basic auth, paging, classification and bounded retries.
+
+    ``sleep``/``clock``/``random`` are injectable for tests (``clock`` must be monotonic; ``random``
+    returns a float in [0, 1)). ``gate`` is shared between clients/threads talking to the same site;
+    when None a private gate is created.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        email: str,
+        api_token: str,
+        *,
+        pool_size: int = 8,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 60.0,
+        retry: RetryPolicy | None = None,
+        gate: RateGate | None = None,
+        page_size: int = 50,
+        jql_page_size: int = 5000,
+        sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] | None = None,
+        random: Callable[[], float] | None = None,
+    ) -> None:
+        self.base_url = validate_base_url(base_url)
+        if page_size < 1 or jql_page_size < 1:
+            raise ValueError("page sizes must be >= 1")
+        if connect_timeout <= 0 or read_timeout <= 0:
+            raise ValueError("timeouts must be > 0")
+        self.email = email
+        basic = base64.b64encode(f"{email}:{api_token}".encode()).decode("ascii")
+        self.__authorization = f"Basic {basic}"
+        self._secrets = tuple(s for s in (api_token, basic) if s and len(s) >= 4)
+        self._origin = origin(self.base_url)
+        self.timeout = (float(connect_timeout), float(read_timeout))
+        self.retry = retry if retry is not None else RetryPolicy()
+        self._stop = threading.Event()  # set by close(): wakes threads waiting to retry
+        self._sleep: Callable[[float], None] = sleep if sleep is not None else self._interruptible_sleep
+        self._clock = clock if clock is not None else time.monotonic
+        self._random = random if random is not None else _random.random
+        self.gate = gate if gate is not None else RateGate(clock=self._clock, sleep=sleep)
+        self.page_size = page_size
+        self.jql_page_size = jql_page_size
+        self.pool_size = pool_size
+        host = self._origin[1]
+        self._session = build_session(pool_size, trust_env=not is_loopback_host(host))
+        self._lock = threading.Lock()
+        self._request_count = 0
+        self._retry_count = 0
+        self._by_endpoint: dict[str, int] = {}
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"JiraClient(base_url={self.base_url!r}, email={self.email!r})"
+
+    # ------------------------------------------------------------------ counters
+
+    @property
+    def request_count(self) -> int:
+        """HTTP requests sent (every attempt, retries included)."""
+        with self._lock:
+            return self._request_count
+
+    @property
+    def retry_count(self) -> int:
+        """Retries scheduled (each retry is also counted in ``request_count`` once sent)."""
+        with self._lock:
+            return self._retry_count
+
+    @property
+    def requests_by_endpoint(self) -> dict[str, int]:
+        """A copy of ``{"GET /rest/agile/1.0/board/{boardId}/sprint": n, ...}`` (templated paths)."""
+        with self._lock:
+            return dict(self._by_endpoint)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _interruptible_sleep(self, seconds: float) -> None:
+        self._stop.wait(seconds)
+
+    def close(self) -> None:
+        """Close the connection pool. Threads waiting to retry wake up and raise :class:`JiraError`."""
+        self._closed = True
+        self._stop.set()
+        self._session.close()
+
+    def __enter__(self) -> JiraClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ API
+
+    def myself(self) -> dict[str, Any]:
+        """``GET /rest/api/3/myself``: the token owner's user object (401 -> :class:`JiraAuthError`)."""
+        return self._get_object("/rest/api/3/myself", "GET /rest/api/3/myself")
+
+    def iter_board_pages(self) -> Iterator[list[dict[str, Any]]]:
+        """``GET /rest/agile/1.0/board``, paged; every board the token owner can see (no private boards)."""
+        return self._iter_offset("/rest/agile/1.0/board", "GET /rest/agile/1.0/board", board_id=None)
+
+    def board_configuration(self, board_id: int) -> dict[str, Any]:
+        """``GET /rest/agile/1.0/board/{id}/configuration`` (403/404/422 -> :class:`JiraBoardUnavailable`)."""
+        bid = _as_id(board_id, "board_id")
+        return self._get_object(
+            f"/rest/agile/1.0/board/{bid}/configuration",
+            "GET /rest/agile/1.0/board/{boardId}/configuration",
+            board_id=bid,
+        )
+
+    def filter(self, filter_id: int | str, *, board_id: int | None = None) -> dict[str, Any]:
+        """``GET /rest/api/3/filter/{id}``: a board's saved filter, with board-scoped errors.
+
+        400/403/404/422 (the filter is gone or not shared with the caller) -> :class:`JiraBoardUnavailable`
+        carrying ``board_id`` (None when not given).
+        """
+        fid = _as_id(filter_id, "filter_id")
+        return self._get_object(
+            f"/rest/api/3/filter/{fid}",
+            "GET /rest/api/3/filter/{filterId}",
+            board_id=board_id,
+            board_scoped=True,
+            missing_is_400=True,
+        )
+
+    def iter_sprint_pages(self, board_id: int) -> Iterator[list[dict[str, Any]]]:
+        """``GET /rest/agile/1.0/board/{id}/sprint``, paged; nothing for a board without sprints (400)."""
+        bid = _as_id(board_id, "board_id")
+        return self._iter_offset(
+            f"/rest/agile/1.0/board/{bid}/sprint",
+            "GET /rest/agile/1.0/board/{boardId}/sprint",
+            board_id=bid,
+            allow_no_sprints=True,
+        )
+
+    def iter_board_project_pages(self, board_id: int) -> Iterator[list[dict[str, Any]]]:
+        """``GET /rest/agile/1.0/board/{id}/project``, paged."""
+        bid = _as_id(board_id, "board_id")
+        return self._iter_offset(
+            f"/rest/agile/1.0/board/{bid}/project",
+            "GET /rest/agile/1.0/board/{boardId}/project",
+            board_id=bid,
+        )
+
+    def iter_jql_pages(
+        self,
+        jql: str,
+        fields: tuple[str, ...] | list[str] = ("key",),
+        page_size: int | None = None,
+        *,
+        board_id: int | None = None,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """``POST /rest/api/3/search/jql`` paged by ``nextPageToken``.
+
+        Page size: ``page_size``, else ``jql_page_size`` when only id/key are requested, else 100.
+        With ``board_id`` the call is board-scoped (403/404/422 -> :class:`JiraBoardUnavailable`,
+        exhausted retries carry the board id).
+        """
+        field_list = [str(f) for f in fields]
+        if page_size is None:
+            page_size = self.jql_page_size if set(field_list) <= _KEY_ONLY_FIELDS else _JQL_FULL_FIELDS_PAGE
+        pager = TokenPaginator(page_size, where="POST /rest/api/3/search/jql")
+        endpoint = "POST /rest/api/3/search/jql"
+
+        def fetch(req: dict[str, Any]) -> Any:
+            body: dict[str, Any] = {"jql": jql, "fields": field_list, "maxResults": req["maxResults"]}
+            if "nextPageToken" in req:
+                body["nextPageToken"] = req["nextPageToken"]
+            result = self._call(
+                "POST",
+                "/rest/api/3/search/jql",
+                endpoint,
+                json_body=body,
+                board_id=board_id,
+                board_scoped=board_id is not None,
+            )
+            return result.data
+
+        return iter_pages(pager, fetch)
+
+    @staticmethod
+    def board_issue_jql(filter_jql: str, sub_query: str | None) -> str:
+        """The JQL selecting a board's issues: its filter, ANDed with the kanban sub-query when there is one.
+
+        ``(<filter without ORDER BY>) AND (<sub_query>) ORDER BY <filter's order>``; the ORDER BY is found
+        case-insensitively and only outside quotes/parentheses. No sub-query -> the filter JQL unchanged.
+        """
+        if sub_query is None or not sub_query.strip():
+            return filter_jql
+        where, order = split_order_by(filter_jql)
+        sub_where, _sub_order = split_order_by(sub_query)
+        if not sub_where:
+            return filter_jql
+        jql = f"({where}) AND ({sub_where})" if where else f"({sub_where})"
+        if order:
+            jql += f" ORDER BY {order}"
+        return jql
+
+    # ------------------------------------------------------------------ internals
+
+    def _get_object(
+        self,
+        path: str,
+        endpoint: str,
+        *,
+        board_id: int | None = None,
+        board_scoped: bool | None = None,
+        missing_is_400: bool = False,
+    ) -> dict[str, Any]:
+        scoped = board_id is not None if board_scoped is None else board_scoped
+        result = self._call(
+            "GET", path, endpoint, board_id=board_id, board_scoped=scoped, missing_is_400=missing_is_400
+        )
+        if not isinstance(result.data, dict):
+            raise JiraRequestError(
+                f"GET {path}: expected a JSON object, got {type(result.data).__name__}",
+                endpoint=f"GET {path}",
+                status=result.status,
+            )
+        return result.data
+
+    def _iter_offset(
+        self,
+        path: str,
+        endpoint: str,
+        *,
+        board_id: int | None,
+        allow_no_sprints: bool = False,
+    ) -> Iterator[list[dict[str, Any]]]:
+        pager: Paginator = ValuesPaginator(self.page_size, where=f"GET {path}")
+
+        def fetch(params: dict[str, Any]) -> Any:
+            result = self._call(
+                "GET",
+                path,
+                endpoint,
+                params=params,
+                board_id=board_id,
+                board_scoped=board_id is not None,
+                allow_no_sprints=allow_no_sprints,
+            )
+            if result.outcome is Outcome.NO_SPRINTS:
+                return {"values": [], "isLast": True}
+            return result.data
+
+        return iter_pages(pager, fetch)
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def _count(self, endpoint: str) -> None:
+        with self._lock:
+            self._request_count += 1
+            self._by_endpoint[endpoint] = self._by_endpoint.get(endpoint, 0) + 1
+
+    def _send(self, method: str, url: str, params: Mapping[str, Any] | None, json_body: Any) -> requests.Response:
+        if origin(url) != self._origin:  # defence in depth: every URL is built from the base URL
+            raise JiraRequestError(f"refusing to send credentials to {origin(url)[1]!r}")
+        headers = {"Authorization": self.__authorization}
+        return self._session.request(
+            method,
+            url,
+            params=params,
+            json=json_body,
+            headers=headers,
+            timeout=self.timeout,
+            allow_redirects=False,
+        )
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        endpoint: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        board_id: int | None = None,
+        board_scoped: bool = False,
+        allow_no_sprints: bool = False,
+        missing_is_400: bool = False,
+    ) -> Classification:
+        """Send one logical request with bounded retries; return the OK (or NO_SPRINTS) classification."""
+        if self._closed:
+            raise JiraError("the Jira client is closed")
+        url = self.base_url + path
+        where = f"{method} {path}"
+        policy = self.retry
+        attempt = 0
+        while True:
+            self.gate.wait(self._stop)
+            if self._closed:
+                raise JiraError(f"{where}: the Jira client was closed", endpoint=where)
+            self._count(endpoint)
+            try:
+                response = self._send(method, url, params, json_body)
+                result = classify_response(
+                    response.status_code, response.headers, response.content, board_scoped=board_scoped
+                )
+            except _TRANSPORT_ERRORS as exc:
+                result = classify_exception(exc)
+
+            outcome = result.outcome
+            if outcome is Outcome.OK:
+                return result
+            if outcome is Outcome.NO_SPRINTS:
+                if allow_no_sprints:
+                    return result
+                outcome = Outcome.FATAL
+            if outcome is Outcome.FATAL and missing_is_400 and board_scoped and result.status == 400:
+                outcome = Outcome.SKIP_BOARD
+            message = self._redact(result.message)
+
+            if outcome is Outcome.AUTH:
+                raise JiraAuthError(f"{where}: {message}", endpoint=where, status=result.status or 401)
+            if outcome is Outcome.SKIP_BOARD:
+                status = result.status or 0
+                subject = f"board {board_id}" if board_id is not None else "board"
+                raise JiraBoardUnavailable(
+                    board_id, status, f"{subject} unavailable: {where} -> {message}", endpoint=where
+                )
+            if outcome is Outcome.FATAL:
+                if result.location_host is not None or (result.status and 300 <= result.status < 400):
+                    raise JiraRedirectError(
+                        f"{where}: {message}",
+                        endpoint=where,
+                        status=result.status,
+                        location_host=result.location_host or "",
+                    )
+                raise JiraRequestError(
+                    f"{where}: {message}",
+                    endpoint=where,
+                    status=result.status,
+                    error_messages=tuple(self._redact(m) for m in result.error_messages),
+                )
+
+            # Outcome.RETRY
+            retry_after = result.retry_after
+            if attempt >= policy.max_retries or (retry_after is not None and retry_after > policy.max_retry_after):
+                why = (
+                    f"server asked to wait {retry_after:g}s (more than {policy.max_retry_after:g}s)"
+                    if attempt < policy.max_retries
+                    else f"gave up after {attempt + 1} attempts"
+                )
+                logger.warning("Jira %s failed: %s; %s", where, message, why)
+                if result.throttle and retry_after is not None and retry_after <= policy.max_retry_after:
+                    self.gate.defer(retry_after)  # we give up, but the other threads still honour the wait
+                raise JiraRetriesExhausted(
+                    f"{where}: {why}; last error: {message}",
+                    endpoint=where,
+                    attempts=attempt + 1,
+                    last_status=result.status,
+                    last_reason=message,
+                    board_id=board_id,
+                )
+            delay = compute_delay(policy, attempt, retry_after, self._random())
+            with self._lock:
+                self._retry_count += 1
+            logger.log(
+                logging.WARNING if result.throttle else logging.INFO,
+                "Jira %s: %s; retry %d/%d in %.2fs%s",
+                where,
+                message,
+                attempt + 1,
+                policy.max_retries,
+                delay,
+                " (all requests to this site paused)" if result.throttle else "",
+            )
+            if result.throttle:
+                self.gate.defer(delay)
+            else:
+                self._sleep(delay)
+            attempt += 1
+
+
+def _as_id(value: int | str, name: str) -> int:
+    """Ids go into URL paths: accept ints and digit strings only."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be an integer id")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"{name} must be >= 0")
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    raise ValueError(f"{name} must be an integer id, got {value!r}")

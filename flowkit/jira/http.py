@@ -1,0 +1,328 @@
+"""HTTP plumbing of the Jira client: base-URL validation, the pooled session, response classification.
+
+Everything here except :func:`build_session` is pure (no I/O, no clock), so it is unit-tested directly.
+Classification decides *what* an answer means; :mod:`flowkit.jira.retry` decides *when* to try again.
+"""
+
+from __future__ import annotations
+
+import enum
+import http.cookiejar
+import ipaddress
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from flowkit import __version__
+
+USER_AGENT = f"flowkit/{__version__}"
+NO_SPRINTS_TEXT = "The board does not support sprints"
+
+_SNIPPET_MAX = 300
+
+
+# --------------------------------------------------------------------------------------------- base URL
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` (and ``*.localhost``), 127.0.0.0/8 and ::1."""
+    host = host.strip("[]").lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_base_url(url: str) -> str:
+    """Check a Jira site URL and return it normalised (no trailing slash).
+
+    https is required; plain http only for loopback hosts (localhost, 127.0.0.0/8, ::1). The URL must be
+    just ``scheme://host[:port]``: no path, query, fragment or credentials.
+    Raises ``ValueError`` with one line.
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise ValueError("the Jira site URL is empty (expected e.g. https://your-domain.atlassian.net)")
+    raw = url.strip()
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"{raw!r} is not a valid URL ({exc})") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{raw!r} is not an http(s) URL (expected e.g. https://your-domain.atlassian.net)")
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        raise ValueError("the Jira site URL must not contain credentials; use Jira Email and Jira API Token")
+    host = parts.hostname or ""
+    if not host:
+        raise ValueError(f"{raw!r} has no host name")
+    if parts.path not in ("", "/"):
+        raise ValueError(f"the Jira site URL must not have a path (got {parts.path!r}); give only https://host")
+    if parts.query or parts.fragment or raw.endswith(("?", "#")):
+        raise ValueError("the Jira site URL must not have a query or fragment; give only https://host")
+    if scheme == "http" and not is_loopback_host(host):
+        raise ValueError(f"http:// is allowed only for loopback hosts; use https://{host}")
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc = f"{netloc}:{port}"
+    return f"{scheme}://{netloc}"
+
+
+def origin(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of a URL, with the default port filled in, for same-origin checks."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or (443 if scheme == "https" else 80)
+    return scheme, (parts.hostname or "").lower(), port
+
+
+# --------------------------------------------------------------------------------------------- session
+
+
+class _NoCookies(http.cookiejar.DefaultCookiePolicy):
+    """Refuse every cookie: the client is stateless (Basic auth on each request), so threads share nothing."""
+
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        return False
+
+    def return_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        return False
+
+
+def build_session(pool_size: int, *, trust_env: bool = True) -> requests.Session:
+    """A ``requests.Session`` with a connection pool of ``pool_size``, the JSON/English headers, no cookies.
+
+    No auth is set on the session: the client attaches ``Authorization`` per request, and only for the
+    configured origin. urllib3 retries are off (the client owns retries).
+    """
+    if pool_size < 1:
+        raise ValueError("pool_size must be >= 1")
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0, pool_block=False)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers.clear()
+    session.headers.update(
+        {
+            "Accept": "application/json",
+            "Accept-Language": "en",
+            "X-Force-Accept-Language": "true",
+            "User-Agent": USER_AGENT,
+            "Accept-Encoding": "gzip, deflate",
+        }
+    )
+    session.cookies.set_policy(_NoCookies())
+    session.trust_env = trust_env
+    return session
+
+
+# --------------------------------------------------------------------------------------------- classification
+
+
+class Outcome(enum.Enum):
+    OK = "ok"
+    RETRY = "retry"  # 429, 5xx, 408, timeouts, resets, malformed JSON in a 2xx
+    NO_SPRINTS = "no_sprints"  # 400 "The board does not support sprints"
+    SKIP_BOARD = "skip_board"  # 403/404/422 on a board sub-resource
+    AUTH = "auth"  # 401: credentials refused (fatal)
+    FATAL = "fatal"  # anything else: other 4xx, 3xx, TLS errors
+
+
+@dataclass(frozen=True)
+class Classification:
+    """What one HTTP answer (or transport failure) means.
+
+    ``retry_after`` is the server's wait in seconds (``Retry-After``, else ``Beta-Retry-After``) or None.
+    ``throttle`` is True when the answer is a rate-limit signal (429, 503, or any answer with a
+    retry-after): the wait is then shared by every thread through the :class:`RateGate`.
+    ``data`` is the parsed JSON body of an OK answer. ``error_messages`` are Jira's error strings.
+    ``location_host`` is set for redirects.
+    """
+
+    outcome: Outcome
+    message: str
+    status: int | None = None
+    retry_after: float | None = None
+    throttle: bool = False
+    data: Any = None
+    error_messages: tuple[str, ...] = ()
+    location_host: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.OK
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """Case-insensitive header lookup that works for plain dicts and requests' CaseInsensitiveDict."""
+    value = headers.get(name)
+    if value is not None:
+        return value
+    lname = name.lower()
+    for key, val in headers.items():
+        if key.lower() == lname:
+            return val
+    return None
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds from ``Retry-After`` (or ``Beta-Retry-After`` when Retry-After is absent or unusable).
+
+    Only the delta-seconds form is understood (that is what Jira sends); negative or unparsable -> None.
+    """
+    for name in ("Retry-After", "Beta-Retry-After"):
+        raw = _header(headers, name)
+        if raw is None:
+            continue
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            continue
+        if math.isfinite(value) and value >= 0:
+            return value
+    return None
+
+
+def _error_messages(data: Any) -> tuple[str, ...]:
+    """Jira's ErrorCollection -> flat list of messages (``errorMessages`` + values of ``errors``)."""
+    if not isinstance(data, dict):
+        return ()
+    out: list[str] = []
+    msgs = data.get("errorMessages")
+    if isinstance(msgs, list):
+        out.extend(str(m) for m in msgs if m not in (None, ""))
+    errs = data.get("errors")
+    if isinstance(errs, dict):
+        out.extend(f"{k}: {v}" for k, v in errs.items() if v not in (None, ""))
+    msg = data.get("message")
+    if not out and isinstance(msg, str) and msg:
+        out.append(msg)
+    return tuple(out)
+
+
+def _snippet(body: str) -> str:
+    text = re.sub(r"<[^>]*>", " ", body)  # HTML error pages from edge nodes
+    text = " ".join(text.split())
+    if len(text) > _SNIPPET_MAX:
+        text = text[:_SNIPPET_MAX] + "..."
+    return text
+
+
+def _decode(body: str | bytes) -> str:
+    if isinstance(body, bytes):
+        return body.decode("utf-8", errors="replace")
+    return body
+
+
+def _describe(status: int, messages: tuple[str, ...], body: str) -> str:
+    if messages:
+        return f"HTTP {status}: " + "; ".join(messages)
+    snippet = _snippet(body)
+    return f"HTTP {status}: {snippet}" if snippet else f"HTTP {status}"
+
+
+def classify_response(
+    status: int, headers: Mapping[str, str], body_text: str | bytes, *, board_scoped: bool
+) -> Classification:
+    """Classify one HTTP answer. Pure: no I/O, no clock.
+
+    * 2xx -> OK with the parsed JSON (malformed/truncated/empty JSON -> RETRY); 204 -> OK with None.
+    * 401 -> AUTH (the body is never quoted: it may echo the request).
+    * 400 with "The board does not support sprints" -> NO_SPRINTS; other 400 -> FATAL with Jira's messages.
+    * 403/404/422 -> SKIP_BOARD when ``board_scoped``, else FATAL.
+    * 429, 408, 5xx -> RETRY, with ``retry_after`` from Retry-After / Beta-Retry-After.
+    * 3xx -> FATAL naming the Location's host (redirects are never followed). Other statuses -> FATAL.
+    """
+    retry_after = parse_retry_after(headers)
+    if 200 <= status < 300:
+        if status == 204:
+            return Classification(Outcome.OK, "no content", status=status)
+        if not body_text.strip():
+            return Classification(Outcome.RETRY, f"HTTP {status} with an empty body", status=status)
+        try:
+            data = json.loads(body_text)
+        except ValueError:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            return Classification(Outcome.RETRY, f"HTTP {status} with malformed or truncated JSON", status=status)
+        return Classification(Outcome.OK, "ok", status=status, data=data)
+
+    text = _decode(body_text)
+    try:
+        error_body: Any = json.loads(text) if text.strip() else None
+    except ValueError:
+        error_body = None
+    messages = _error_messages(error_body)
+
+    if status == 401:
+        reason = _header(headers, "X-Seraph-LoginReason")
+        extra = ""
+        if reason and re.fullmatch(r"[A-Za-z_,]{1,64}", reason):
+            extra = f" ({reason})"
+        return Classification(
+            Outcome.AUTH,
+            "Jira refused the credentials (HTTP 401)"
+            f"{extra}: check Jira Email and Jira API Token (an API token, not a password)",
+            status=status,
+        )
+    if status == 400:
+        if any(NO_SPRINTS_TEXT.lower() in m.lower() for m in messages):
+            return Classification(Outcome.NO_SPRINTS, NO_SPRINTS_TEXT, status=status, error_messages=messages)
+        if error_body is None and text.strip() and "json" in (_header(headers, "Content-Type") or "").lower():
+            # A JSON error body that does not parse was damaged in transit: we cannot tell what Jira said
+            # (it may be the "no sprints" answer), so ask again.
+            return Classification(Outcome.RETRY, "HTTP 400 with malformed or truncated JSON", status=status)
+        return Classification(Outcome.FATAL, _describe(status, messages, text), status=status, error_messages=messages)
+    if status in (403, 404, 422):
+        outcome = Outcome.SKIP_BOARD if board_scoped else Outcome.FATAL
+        return Classification(outcome, _describe(status, messages, text), status=status, error_messages=messages)
+    if status == 429 or status == 408 or 500 <= status < 600:
+        throttle = status in (429, 503) or retry_after is not None
+        return Classification(
+            Outcome.RETRY,
+            _describe(status, messages, text),
+            status=status,
+            retry_after=retry_after,
+            throttle=throttle,
+            error_messages=messages,
+        )
+    if 300 <= status < 400:
+        location = _header(headers, "Location") or ""
+        try:
+            host = urlsplit(location).hostname or ""
+        except ValueError:
+            host = ""
+        where = f"host {host!r}" if host else f"{location[:100]!r}" if location else "an unspecified location"
+        return Classification(
+            Outcome.FATAL,
+            f"HTTP {status} redirect to {where} not followed (credentials are only sent to the configured "
+            "Environment URL; check the site URL)",
+            status=status,
+            location_host=host or None,
+        )
+    return Classification(Outcome.FATAL, _describe(status, messages, text), status=status, error_messages=messages)
+
+
+def classify_exception(exc: BaseException) -> Classification:
+    """Transport failures: timeouts, connection errors/resets and truncated bodies are RETRY; TLS is FATAL."""
+    name = type(exc).__name__
+    if isinstance(exc, requests.exceptions.SSLError):
+        return Classification(Outcome.FATAL, f"TLS error ({name})")
+    if isinstance(exc, requests.exceptions.Timeout):
+        return Classification(Outcome.RETRY, f"timeout ({name})")
+    if isinstance(
+        exc,
+        requests.exceptions.ConnectionError
+        | requests.exceptions.ChunkedEncodingError
+        | requests.exceptions.ContentDecodingError
+        | ConnectionError,
+    ):
+        return Classification(Outcome.RETRY, f"connection error ({name})")
+    return Classification(Outcome.FATAL, f"request failed ({name})")

@@ -1,0 +1,278 @@
+"""Pure tests: validate_base_url, classify_response / classify_exception, board_issue_jql."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+
+from flowkit.jira.client import JiraClient, split_order_by
+from flowkit.jira.http import (
+    Outcome,
+    classify_exception,
+    classify_response,
+    parse_retry_after,
+    validate_base_url,
+)
+
+# ---------------------------------------------------------------- validate_base_url
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://acme.atlassian.net", "https://acme.atlassian.net"),
+        ("https://acme.atlassian.net/", "https://acme.atlassian.net"),
+        ("  https://ACME.atlassian.net/  ", "https://acme.atlassian.net"),
+        ("HTTPS://acme.atlassian.net:8443", "https://acme.atlassian.net:8443"),
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ("http://127.1.2.3:9/", "http://127.1.2.3:9"),
+        ("http://localhost:5000", "http://localhost:5000"),
+        ("http://[::1]:5000/", "http://[::1]:5000"),
+    ],
+)
+def test_validate_base_url_accepts(url: str, expected: str) -> None:
+    assert validate_base_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("acme.atlassian.net", "not an http(s) URL"),
+        ("ftp://acme.atlassian.net", "not an http(s) URL"),
+        ("http://acme.atlassian.net", "loopback"),
+        ("http://10.0.0.1", "loopback"),
+        ("http://localhost.evil.com", "loopback"),
+        ("https://user:pw@acme.atlassian.net", "credentials"),
+        ("https://user@acme.atlassian.net", "credentials"),
+        ("https://acme.atlassian.net/jira", "path"),
+        ("https://acme.atlassian.net/rest/api/3", "path"),
+        ("https://acme.atlassian.net?x=1", "query"),
+        ("https://acme.atlassian.net/#frag", "query or fragment"),
+        ("https://acme.atlassian.net:99999", "not a valid URL"),
+        ("https://", "not an http(s) URL"),
+    ],
+)
+def test_validate_base_url_rejects(url: str, fragment: str) -> None:
+    with pytest.raises(ValueError) as info:
+        validate_base_url(url)
+    msg = str(info.value)
+    assert fragment in msg
+    assert "\n" not in msg
+    assert "pw" not in msg
+
+
+# ---------------------------------------------------------------- classify_response
+
+
+def _err(*messages: str, errors: dict | None = None) -> str:
+    return json.dumps({"errorMessages": list(messages), "errors": errors or {}})
+
+
+def test_2xx_ok_parses_json() -> None:
+    c = classify_response(200, {}, '{"a": 1}', board_scoped=False)
+    assert c.outcome is Outcome.OK and c.ok and c.data == {"a": 1}
+    c = classify_response(200, {}, b'{"a": 2}', board_scoped=True)
+    assert c.data == {"a": 2}
+
+
+def test_204_is_ok_without_body() -> None:
+    c = classify_response(204, {}, "", board_scoped=False)
+    assert c.outcome is Outcome.OK and c.data is None
+
+
+@pytest.mark.parametrize("body", ['{"values": [', "<html>oops</html>", "", "   ", b"\xff\xfe\x00garbage"])
+def test_2xx_malformed_or_empty_json_is_retry(body: str | bytes) -> None:
+    c = classify_response(200, {}, body, board_scoped=False)
+    assert c.outcome is Outcome.RETRY
+    assert not c.throttle
+
+
+def test_401_is_auth_and_never_quotes_the_body() -> None:
+    body = "Client must be authenticated. Authorization: Basic c2VjcmV0LXRva2Vu secret-token"
+    c = classify_response(
+        401,
+        {"Content-Type": "text/plain", "X-Seraph-LoginReason": "AUTHENTICATED_FAILED"},
+        body,
+        board_scoped=True,
+    )
+    assert c.outcome is Outcome.AUTH
+    assert "refused the credentials" in c.message
+    assert "AUTHENTICATED_FAILED" in c.message
+    assert "secret" not in c.message and "c2Vj" not in c.message
+
+
+def test_401_json_body_is_auth_too() -> None:
+    body = json.dumps({"message": "Client must be authenticated to access this resource.", "status-code": 401})
+    assert classify_response(401, {}, body, board_scoped=False).outcome is Outcome.AUTH
+
+
+def test_401_odd_seraph_reason_is_not_echoed() -> None:
+    c = classify_response(401, {"X-Seraph-LoginReason": "x<script>" * 3}, "", board_scoped=False)
+    assert "script" not in c.message
+
+
+def test_400_no_sprints() -> None:
+    c = classify_response(400, {}, _err("The board does not support sprints"), board_scoped=True)
+    assert c.outcome is Outcome.NO_SPRINTS
+
+
+def test_400_no_sprints_case_insensitive_and_inside_a_longer_message() -> None:
+    c = classify_response(400, {}, _err("Error: the board does not support sprints."), board_scoped=True)
+    assert c.outcome is Outcome.NO_SPRINTS
+
+
+def test_400_with_damaged_json_body_is_retried() -> None:
+    body = '{"errorMessages":["The board does'
+    c = classify_response(400, {"Content-Type": "application/json;charset=UTF-8"}, body, board_scoped=True)
+    assert c.outcome is Outcome.RETRY and not c.throttle
+    # not JSON at all (an HTML page): a plain fatal 400
+    c = classify_response(400, {"Content-Type": "text/html"}, "<p>Bad request</p>", board_scoped=True)
+    assert c.outcome is Outcome.FATAL and "Bad request" in c.message
+
+
+def test_other_400_is_fatal_with_jira_messages() -> None:
+    c = classify_response(400, {}, _err("Error in the JQL Query: bad", errors={"jql": "nope"}), board_scoped=True)
+    assert c.outcome is Outcome.FATAL
+    assert "Error in the JQL Query: bad" in c.message and "jql: nope" in c.message
+    assert c.error_messages == ("Error in the JQL Query: bad", "jql: nope")
+
+
+@pytest.mark.parametrize("status", [403, 404, 422])
+def test_board_scoped_4xx_skips_the_board(status: int) -> None:
+    body = _err(errors={"rapidViewId": "The requested board cannot be viewed because it either does not exist"})
+    c = classify_response(status, {}, body, board_scoped=True)
+    assert c.outcome is Outcome.SKIP_BOARD
+    assert "cannot be viewed" in c.message and str(status) in c.message
+
+
+@pytest.mark.parametrize("status", [403, 404, 422, 405, 409])
+def test_unscoped_4xx_is_fatal(status: int) -> None:
+    assert classify_response(status, {}, _err("no"), board_scoped=False).outcome is Outcome.FATAL
+
+
+def test_429_with_retry_after_is_throttled_retry() -> None:
+    body = _err("The request has been rate-limited. Please try again later.")
+    c = classify_response(429, {"Retry-After": "7", "RateLimit-Reason": "jira-burst-based"}, body, board_scoped=False)
+    assert c.outcome is Outcome.RETRY and c.throttle and c.retry_after == 7.0
+    assert "rate-limited" in c.message
+
+
+def test_429_html_body_without_retry_after() -> None:
+    c = classify_response(429, {}, "<html><body><h1>Too many requests</h1></body></html>", board_scoped=True)
+    assert c.outcome is Outcome.RETRY and c.throttle and c.retry_after is None
+    assert "Too many requests" in c.message and "<h1>" not in c.message
+
+
+def test_beta_retry_after_used_when_retry_after_missing() -> None:
+    c = classify_response(429, {"beta-retry-after": "3"}, "", board_scoped=False)
+    assert c.retry_after == 3.0
+    c = classify_response(429, {"Retry-After": "2", "Beta-Retry-After": "9"}, "", board_scoped=False)
+    assert c.retry_after == 2.0
+
+
+def test_retry_after_parsing() -> None:
+    assert parse_retry_after({"retry-after": " 5 "}) == 5.0
+    assert parse_retry_after({"Retry-After": "1.5"}) == 1.5
+    assert parse_retry_after({"Retry-After": "-1"}) is None
+    assert parse_retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT", "Beta-Retry-After": "4"}) == 4.0
+    assert parse_retry_after({"Retry-After": "nan"}) is None
+    assert parse_retry_after({}) is None
+
+
+def test_503_is_throttle_other_5xx_plain_retry() -> None:
+    c = classify_response(503, {}, "Service Unavailable", board_scoped=False)
+    assert c.outcome is Outcome.RETRY and c.throttle
+    c = classify_response(500, {}, "boom", board_scoped=False)
+    assert c.outcome is Outcome.RETRY and not c.throttle
+    c = classify_response(502, {"Retry-After": "2"}, "", board_scoped=True)
+    assert c.outcome is Outcome.RETRY and c.throttle and c.retry_after == 2.0
+    assert classify_response(408, {}, "", board_scoped=False).outcome is Outcome.RETRY
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_redirect_is_fatal_and_names_the_host(status: int) -> None:
+    c = classify_response(status, {"Location": "https://evil.example.com/login?x=1"}, "", board_scoped=False)
+    assert c.outcome is Outcome.FATAL
+    assert c.location_host == "evil.example.com"
+    assert "evil.example.com" in c.message and "not followed" in c.message
+
+
+def test_long_error_body_is_truncated() -> None:
+    c = classify_response(500, {}, "x" * 10_000, board_scoped=False)
+    assert len(c.message) < 400
+
+
+# ---------------------------------------------------------------- classify_exception
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        requests.exceptions.ReadTimeout("slow"),
+        requests.exceptions.ConnectTimeout("slow"),
+        requests.exceptions.ConnectionError("reset"),
+        requests.exceptions.ChunkedEncodingError("truncated"),
+        ConnectionResetError(104, "reset"),
+    ],
+)
+def test_transport_errors_are_retried(exc: BaseException) -> None:
+    assert classify_exception(exc).outcome is Outcome.RETRY
+
+
+def test_tls_error_is_fatal() -> None:
+    assert classify_exception(requests.exceptions.SSLError("bad cert")).outcome is Outcome.FATAL
+
+
+# ---------------------------------------------------------------- board_issue_jql
+
+
+def test_board_issue_jql_no_sub_query_returns_filter_unchanged() -> None:
+    jql = "project = PLAT ORDER BY Rank ASC"
+    assert JiraClient.board_issue_jql(jql, None) == jql
+    assert JiraClient.board_issue_jql(jql, "   ") == jql
+
+
+def test_board_issue_jql_ands_sub_query_and_keeps_order() -> None:
+    got = JiraClient.board_issue_jql("project = PLAT ORDER BY Rank ASC", "resolution is EMPTY")
+    assert got == "(project = PLAT) AND (resolution is EMPTY) ORDER BY Rank ASC"
+
+
+def test_board_issue_jql_mixed_case_order_by() -> None:
+    got = JiraClient.board_issue_jql("project in (A, B)  order   By  created DESC, key", "fixVersion is EMPTY")
+    assert got == "(project in (A, B)) AND (fixVersion is EMPTY) ORDER BY created DESC, key"
+
+
+def test_board_issue_jql_ignores_order_by_inside_quotes() -> None:
+    filt = "summary ~ \"order by the book\" AND labels = 'Order By' ORDER BY Rank"
+    got = JiraClient.board_issue_jql(filt, "status != Done")
+    assert got == "(summary ~ \"order by the book\" AND labels = 'Order By') AND (status != Done) ORDER BY Rank"
+
+
+def test_board_issue_jql_escaped_quote_inside_string() -> None:
+    filt = 'summary ~ "say \\"order by\\" now" order by rank'
+    assert split_order_by(filt) == ('summary ~ "say \\"order by\\" now"', "rank")
+
+
+def test_board_issue_jql_without_order_by() -> None:
+    assert (
+        JiraClient.board_issue_jql("project = X OR project = Y", "a = b") == "(project = X OR project = Y) AND (a = b)"
+    )
+
+
+def test_board_issue_jql_words_containing_order_are_not_clauses() -> None:
+    filt = "reorder by = x AND cf_orderby = 1"
+    assert split_order_by(filt) == (filt, None)
+    assert split_order_by("border BY_x = 1")[1] is None
+
+
+def test_board_issue_jql_filter_that_is_only_an_order_by() -> None:
+    assert JiraClient.board_issue_jql("ORDER BY Rank ASC", "status = Open") == "(status = Open) ORDER BY Rank ASC"
+
+
+def test_board_issue_jql_strips_order_by_from_sub_query() -> None:
+    got = JiraClient.board_issue_jql("project = P", "resolved >= -14d ORDER BY created")
+    assert got == "(project = P) AND (resolved >= -14d)"
