@@ -1,5 +1,284 @@
-"""Thin click shell over the library (placeholder until the engine lands)."""
+"""The `flowkit` command: a thin click shell where each command calls one library function."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from flowkit.engine import (
+    ConfigurationError,
+    Flow,
+    FlowRunningError,
+    RunReport,
+    clear_state,
+    flow_id_of,
+    load_flow,
+    parse_override,
+    run_flow,
+    show_state,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+EXIT_CONFIGURATION = 2
 
 
-def main() -> None:
-    raise SystemExit("flowkit: not built yet")
+def flowkit_home() -> Path:
+    """``$FLOWKIT_HOME`` (default ``./.flowkit``): state database and run locks."""
+    return Path(os.environ.get("FLOWKIT_HOME") or ".flowkit")
+
+
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    """Turn library errors into ``flowkit: error: ...`` on stderr and exit code 2."""
+    try:
+        yield
+    except (ConfigurationError, FlowRunningError) as exc:
+        click.echo(f"flowkit: error: {exc}", err=True)
+        raise click.exceptions.Exit(EXIT_CONFIGURATION) from None
+
+
+def _parameter_options(command: F) -> F:
+    """The -p / --parameters options shared by `run` and `validate`."""
+    command = click.option(
+        "--parameters",
+        "parameters_file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="YAML or JSON mapping of parameter name to value, for this run only.",
+    )(command)
+    return click.option(
+        "-p",
+        "--parameter",
+        "overrides",
+        multiple=True,
+        metavar='"Name=value"',
+        help="Override one parameter for this run (repeatable); wins over --parameters.",
+    )(command)
+
+
+def _load(flow: Path, overrides: Sequence[str], parameters_file: Path | None) -> Flow:
+    values = dict(parse_override(text) for text in overrides)
+    return load_flow(flow, overrides=values, parameters_file=parameters_file)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+    default="WARNING",
+    show_default=True,
+    help="Log records at this level and above go to stderr.",
+)
+@click.version_option(package_name="flowkit")
+def cli(log_level: str) -> None:
+    """flowkit: a small NiFi-style flow engine.
+
+    \b
+    Example:
+        flowkit validate flows/example.yaml
+        flowkit run flows/example.yaml --once -p "Greeting=hi"
+        flowkit state show flows/example.yaml
+    """
+    level = getattr(logging, log_level.upper())
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger().setLevel(level)
+    logging.getLogger("flowkit").setLevel(level)
+
+
+@cli.command()
+@click.argument("flow", type=click.Path(path_type=Path))
+@click.option("--once", is_flag=True, help="Run every source once, drain every queue, then exit.")
+@_parameter_options
+def run(flow: Path, once: bool, overrides: tuple[str, ...], parameters_file: Path | None) -> None:
+    """Run a flow until SIGINT/SIGTERM, or one full pass with --once.
+
+    Exit codes: 0 success, 1 the run completed with errors (ERROR bulletins) or was
+    interrupted during --once, 2 configuration or usage error (nothing ran).
+
+    \b
+    Example:
+        flowkit run flows/example.yaml --once
+        flowkit run flows/example.yaml -p "Greeting=hi" --parameters params.yaml
+    """
+    with _one_line_errors():
+        loaded = _load(flow, overrides, parameters_file)
+        stop = threading.Event()
+        with _stop_on_signals(stop):
+            if not once:
+                click.echo(
+                    f"flowkit: running flow '{loaded.flow_id}' (pid {os.getpid()}); Ctrl+C or SIGTERM stops it",
+                    err=True,
+                )
+            report = run_flow(loaded, once=once, home=flowkit_home(), stop=stop)
+    print_summary(report)
+    raise click.exceptions.Exit(report.exit_code)
+
+
+@cli.command()
+@click.argument("flow", type=click.Path(path_type=Path))
+@_parameter_options
+def validate(flow: Path, overrides: tuple[str, ...], parameters_file: Path | None) -> None:
+    """Check a flow and its parameters without moving data (exit 2 on the first problem).
+
+    \b
+    Example:
+        flowkit validate flows/example.yaml
+        flowkit validate flows/example.yaml -p "Greeting=hi"
+    """
+    with _one_line_errors():
+        loaded = _load(flow, overrides, parameters_file)
+    click.echo(
+        f"{flow}: valid: flow '{loaded.name}' (id {loaded.flow_id}), {len(loaded.processors)} processors, "
+        f"{len(loaded.connections)} connections, {len(loaded.services)} controller services"
+    )
+
+
+@cli.group()
+def state() -> None:
+    """Inspect or reset the state stored under $FLOWKIT_HOME.
+
+    \b
+    Example:
+        flowkit state show flows/example.yaml
+        flowkit state clear flows/example.yaml
+    """
+
+
+@state.command("show")
+@click.argument("flow", type=click.Path(path_type=Path), required=False)
+def state_show(flow: Path | None) -> None:
+    """Print the stored state of one flow (or of every flow).
+
+    \b
+    Example:
+        flowkit state show flows/example.yaml
+        flowkit state show
+    """
+    with _one_line_errors():
+        flow_id = flow_id_of(flow) if flow else None
+        flows = show_state(flowkit_home(), flow_id)
+    if not flows:
+        click.echo(f"no state stored for {f'flow {flow_id!r}' if flow_id else 'any flow'} in {flowkit_home()}")
+        return
+    table = Table(title=f"state in {flowkit_home()}")
+    for column in ("flow id", "component", "scope", "version", "key", "value"):
+        table.add_column(column, overflow="fold")
+    for each_flow, maps in flows.items():
+        for entry in maps:
+            items = sorted(entry["data"].items()) or [("", "")]
+            for key, value in items:
+                component = entry["component"] or "(flow)"
+                table.add_row(each_flow, component, entry["scope"], str(entry["version"]), key, value)
+    Console().print(table)
+
+
+@state.command("clear")
+@click.argument("flow", type=click.Path(path_type=Path), required=False)
+def state_clear(flow: Path | None) -> None:
+    """Delete the stored state of one flow (or of every flow); refused while it runs.
+
+    \b
+    Example:
+        flowkit state clear flows/example.yaml
+    """
+    with _one_line_errors():
+        flow_id = flow_id_of(flow) if flow else None
+        count = clear_state(flowkit_home(), flow_id)
+    click.echo(f"cleared {count} state map(s) of {f'flow {flow_id!r}' if flow_id else 'every flow'}")
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGINT/SIGTERM set `stop` (graceful stop) instead of killing the process."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def print_summary(report: RunReport, console: Console | None = None) -> None:
+    """Counters (``a.B.c`` names as a grid), bulletins and duration of a run."""
+    console = console or Console()
+    grouped: dict[str, dict[str, dict[str, int]]] = {}
+    plain: dict[str, int] = {}
+    for name, value in sorted(report.counters.items()):
+        parts = name.split(".")
+        if len(parts) == 3:
+            grouped.setdefault(parts[0], {}).setdefault(parts[1], {})[parts[2]] = value
+        else:
+            plain[name] = value
+    for group, rows in grouped.items():
+        columns = sorted({column for row in rows.values() for column in row})
+        table = Table(title=group)
+        table.add_column(group)
+        for column in columns:
+            table.add_column(column, justify="right")
+        for row_name, row in rows.items():
+            table.add_row(row_name, *(str(row.get(column, 0)) for column in columns))
+        console.print(table)
+    if plain:
+        table = Table(title="counters")
+        table.add_column("counter")
+        table.add_column("value", justify="right")
+        for name, value in plain.items():
+            table.add_row(name, str(value))
+        console.print(table)
+    if report.bulletins:
+        table = Table(title="bulletins")
+        for column in ("level", "component", "message"):
+            table.add_column(column, overflow="fold")
+        for bulletin in report.bulletins:
+            style = "red" if bulletin.level == "ERROR" else "yellow"
+            table.add_row(f"[{style}]{bulletin.level}[/]", bulletin.component, bulletin.message)
+        console.print(table)
+    outcome = "interrupted" if report.interrupted else ("FAILED" if report.failed else "succeeded")
+    console.print(f"flow '{report.flow_id}' {outcome} in {report.duration_s:.2f} s (exit code {report.exit_code})")
+
+
+def _attach_simulator() -> None:
+    try:
+        from flowkit.simulator.cli import simulator  # written by the simulator package; optional
+    except ImportError:
+        return
+    cli.add_command(simulator, "simulator")
+
+
+_attach_simulator()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point: usage errors become one line too."""
+    try:
+        code = cli.main(args=list(argv) if argv is not None else None, prog_name="flowkit", standalone_mode=False)
+    except click.UsageError as exc:
+        click.echo(f"flowkit: error: {exc.format_message()}", err=True)
+        sys.exit(EXIT_CONFIGURATION)
+    except click.Abort:
+        click.echo("flowkit: aborted", err=True)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -48,9 +48,7 @@ class MergePlan:
         object.__setattr__(self, "accepted", dict(self.accepted))
 
     @classmethod
-    def of(
-        cls, run_id: str, accepted: Mapping[int, str], listed_boards: Iterable[int] | None = None
-    ) -> MergePlan:
+    def of(cls, run_id: str, accepted: Mapping[int, str], listed_boards: Iterable[int] | None = None) -> MergePlan:
         return cls(run_id, accepted, None if listed_boards is None else frozenset(listed_boards))
 
 

@@ -118,9 +118,7 @@ def normalize_timestamp(value: str | datetime | None) -> str | None:
             raise ValueError(f"bad UTC offset in timestamp: {value!r}")
         tz = timezone(sign * timedelta(hours=hours, minutes=minutes))
     try:
-        dt = datetime(
-            int(year), int(month), int(day), int(hour), int(minute), int(second or 0), micro, tzinfo=tz
-        )
+        dt = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0), micro, tzinfo=tz)
     except ValueError as exc:
         raise ValueError(f"not a valid timestamp: {value!r} ({exc})") from None
     return format_timestamp(dt)
@@ -174,8 +172,7 @@ def to_sqlite_values(spec: TableSpec, row: Row) -> tuple[Any, ...]:
     """The row's business column values in column order, in SQLite form (see ``to_sqlite``)."""
     try:
         return tuple(
-            conv(row.get(name))
-            for conv, name in zip(_column_converters(spec), spec.column_names, strict=True)
+            conv(row.get(name)) for conv, name in zip(_column_converters(spec), spec.column_names, strict=True)
         )
     except ValueError as exc:
         raise DestinationError(f"{spec.name}: {exc}") from None
@@ -337,8 +334,7 @@ def apply_oversized_strategy(
     """
     if strategy not in OVERSIZED_STRATEGIES:
         raise ValueError(
-            f"unknown Oversized Value Strategy {strategy!r}; "
-            f"expected one of {', '.join(OVERSIZED_STRATEGIES)}"
+            f"unknown Oversized Value Strategy {strategy!r}; expected one of {', '.join(OVERSIZED_STRATEGIES)}"
         )
     out: list[dict[str, Any]] = []
     warnings: list[str] = []

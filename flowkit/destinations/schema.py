@@ -161,8 +161,7 @@ BOARD_PROJECT = TableSpec(
     name="BOARD_PROJECT",
     primary_key=("BOARD_ID", "PROJECT_ID"),
     columns=_cols(
-        "BOARD_ID NUMBER, PROJECT_ID NUMBER, PROJECT_KEY VARCHAR, PROJECT_NAME VARCHAR, "
-        "PROJECT_TYPE_KEY VARCHAR"
+        "BOARD_ID NUMBER, PROJECT_ID NUMBER, PROJECT_KEY VARCHAR, PROJECT_NAME VARCHAR, PROJECT_TYPE_KEY VARCHAR"
     ),
     scope_column="BOARD_ID",
     replace_scope=True,
@@ -213,7 +212,5 @@ def tables_for_enabled(enabled: Iterable[str]) -> list[str]:
         try:
             out.update(ENABLED_TABLE_GROUPS[name])
         except KeyError:
-            raise KeyError(
-                f"unknown table {name!r}; valid values: {', '.join(ENABLED_TABLE_GROUPS)}"
-            ) from None
+            raise KeyError(f"unknown table {name!r}; valid values: {', '.join(ENABLED_TABLE_GROUPS)}") from None
     return merge_order(out)

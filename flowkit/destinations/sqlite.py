@@ -332,9 +332,7 @@ class SQLiteDestination:
     def _require(self, spec: TableSpec) -> None:
         for name in (spec.name, spec.journal_name):
             if not self._exists(name):
-                raise DestinationError(
-                    f"table {name} does not exist in {self.path}; call ensure_tables first"
-                )
+                raise DestinationError(f"table {name} does not exist in {self.path}; call ensure_tables first")
 
     def _now(self) -> str:
         return format_timestamp(self._clock())
@@ -350,8 +348,7 @@ class SQLiteDestination:
         missing = [c for c in expected if c not in actual]
         if missing:
             raise DestinationError(
-                f"table {name} in {self.path} exists but lacks column(s) {', '.join(missing)}; "
-                "drop it or migrate it"
+                f"table {name} in {self.path} exists but lacks column(s) {', '.join(missing)}; drop it or migrate it"
             )
 
     # ----------------------------------------------------------------- contract
@@ -377,9 +374,7 @@ class SQLiteDestination:
                         for stmt in (*create_table_sql(spec), *create_journal_sql(spec)):
                             conn.execute(stmt)
                         self._check_columns(spec.name, [c.name for c in spec.all_columns])
-                        self._check_columns(
-                            spec.journal_name, [SEQ, RUN_ID, SCOPE, ATTEMPT, *spec.column_names, HASH]
-                        )
+                        self._check_columns(spec.journal_name, [SEQ, RUN_ID, SCOPE, ATTEMPT, *spec.column_names, HASH])
                     conn.execute("COMMIT")
                 except BaseException:
                     conn.execute("ROLLBACK")
@@ -436,9 +431,7 @@ class SQLiteDestination:
                 try:
                     for stmt in merge_setup_sql(spec):
                         conn.execute(stmt)
-                    conn.executemany(
-                        f"INSERT INTO temp.{quote(_ACCEPTED)} (SCOPE, ATTEMPT) VALUES (?, ?)", accepted
-                    )
+                    conn.executemany(f"INSERT INTO temp.{quote(_ACCEPTED)} (SCOPE, ATTEMPT) VALUES (?, ?)", accepted)
                     conn.executemany(f"INSERT OR IGNORE INTO temp.{quote(_LISTED)} (ID) VALUES (?)", listed)
                     for step in steps:
                         count = conn.execute(step.sql, params).rowcount

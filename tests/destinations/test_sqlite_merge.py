@@ -156,9 +156,7 @@ def test_first_merge_inserts_with_metadata(dest: SQLiteDestination) -> None:
     assert rows[0]["_SNOWFLAKE_HASH"] == row_hash(
         TABLES["BOARD"], board(1, COLUMN_CONFIG={"a": [1], "b": 2}, IS_PRIVATE=True)
     )
-    assert raw(dest, 'SELECT "IS_PRIVATE", "COLUMN_CONFIG" FROM BOARD WHERE ID = 1') == [
-        (1, '{"a":[1],"b":2}')
-    ]
+    assert raw(dest, 'SELECT "IS_PRIVATE", "COLUMN_CONFIG" FROM BOARD WHERE ID = 1') == [(1, '{"a":[1],"b":2}')]
 
 
 def test_no_change_remerge_leaves_rows_untouched(dest: SQLiteDestination, clock: FakeClock) -> None:
@@ -172,8 +170,7 @@ def test_no_change_remerge_leaves_rows_untouched(dest: SQLiteDestination, clock:
     dest.conn.execute("CREATE TEMP TABLE writes (op TEXT)")
     for op in ("INSERT", "UPDATE", "DELETE"):
         dest.conn.execute(
-            f"CREATE TEMP TRIGGER w_{op} AFTER {op} ON main.BOARD_ISSUE "
-            f"BEGIN INSERT INTO writes VALUES ('{op}'); END"
+            f"CREATE TEMP TRIGGER w_{op} AFTER {op} ON main.BOARD_ISSUE BEGIN INSERT INTO writes VALUES ('{op}'); END"
         )
     result = dest.merge("BOARD_ISSUE", plan("r2", {1: "a1"}, {1}))
     assert result == MergeResult(inserted=0, updated=0, deleted=0, unchanged=5)
@@ -208,14 +205,10 @@ def test_changed_row_updates_hash_and_updated_at(dest: SQLiteDestination, clock:
 
 
 def test_variant_key_order_is_not_a_change(dest: SQLiteDestination, clock: FakeClock) -> None:
-    dest.append_journal(
-        "BOARD", "r1", 1, "a", [board(1, ESTIMATION={"type": "field", "field": {"b": 1, "a": 2}})]
-    )
+    dest.append_journal("BOARD", "r1", 1, "a", [board(1, ESTIMATION={"type": "field", "field": {"b": 1, "a": 2}})])
     dest.merge("BOARD", plan("r1", {1: "a"}))
     clock.tick()
-    dest.append_journal(
-        "BOARD", "r2", 1, "a", [board(1, ESTIMATION={"field": {"a": 2, "b": 1}, "type": "field"})]
-    )
+    dest.append_journal("BOARD", "r2", 1, "a", [board(1, ESTIMATION={"field": {"a": 2, "b": 1}, "type": "field"})])
     assert dest.merge("BOARD", plan("r2", {1: "a"})).unchanged == 1
     assert dest.fetch_rows("BOARD", metadata=True)[0]["_SNOWFLAKE_UPDATED_AT"] == T0
 
@@ -244,9 +237,7 @@ def test_mapping_rows_of_accepted_board_become_exactly_the_journal(dest: SQLiteD
 
 
 def test_accepted_board_with_no_rows_loses_its_rows(dest: SQLiteDestination) -> None:
-    dest.append_journal(
-        "BOARD_PROJECT", "r1", 1, "a", [{"BOARD_ID": 1, "PROJECT_ID": 10, "PROJECT_KEY": "P"}]
-    )
+    dest.append_journal("BOARD_PROJECT", "r1", 1, "a", [{"BOARD_ID": 1, "PROJECT_ID": 10, "PROJECT_KEY": "P"}])
     dest.merge("BOARD_PROJECT", plan("r1", {1: "a"}, {1}))
     result = dest.merge("BOARD_PROJECT", plan("r2", {1: "a"}, {1}))
     assert result.deleted == 1 and dest.counts()["BOARD_PROJECT"] == 0
@@ -285,9 +276,7 @@ def test_board_rows_deleted_only_with_listed_boards(dest: SQLiteDestination) -> 
 
 def _sprint_run(dest: SQLiteDestination, run: str, data: dict[int, list[dict[str, Any]]]) -> None:
     for b, sprints in data.items():
-        dest.append_journal(
-            "BOARD_SPRINT", run, b, "a", [{"BOARD_ID": b, "SPRINT_ID": s["ID"]} for s in sprints]
-        )
+        dest.append_journal("BOARD_SPRINT", run, b, "a", [{"BOARD_ID": b, "SPRINT_ID": s["ID"]} for s in sprints])
         dest.append_journal("SPRINT", run, b, "a", sprints)
 
 
@@ -426,9 +415,7 @@ def test_concurrent_append_journal_from_4_threads(dest: SQLiteDestination) -> No
     def work(b: int) -> None:
         try:
             for batch in range(25):
-                dest.append_journal(
-                    "BOARD_ISSUE", "r1", b, "a", issues(b, range(batch * 40, batch * 40 + 40))
-                )
+                dest.append_journal("BOARD_ISSUE", "r1", b, "a", issues(b, range(batch * 40, batch * 40 + 40)))
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 

@@ -1,0 +1,108 @@
+"""What components see of the engine: ProcessContext (processors) and ConfigurationContext (services)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from flowkit.engine.components import ControllerService, PropertyDescriptor, PropertyValue
+from flowkit.engine.state import StateManager
+
+if TYPE_CHECKING:
+    from flowkit.engine.runtime import FlowRuntime, ProcessorNode
+
+
+class _Properties:
+    """Effective property values of one component, handed out as `PropertyValue`s."""
+
+    def __init__(
+        self,
+        owner: str,
+        values: Mapping[str, str | None],
+        service_lookup: Callable[[str], ControllerService],
+    ) -> None:
+        self._owner = owner
+        self._values = values
+        self._service_lookup = service_lookup
+
+    def property(self, descriptor: PropertyDescriptor | str) -> PropertyValue:
+        name = descriptor.name if isinstance(descriptor, PropertyDescriptor) else descriptor
+        if name not in self._values:
+            raise KeyError(f"{self._owner} has no property '{name}'")
+        return PropertyValue(name, self._values[name], self._owner, self._service_lookup)
+
+
+class ConfigurationContext:
+    """Given to `ControllerService.on_enabled`.
+
+    Attributes:
+        name: the service name in the flow.
+        flow_id: the flow's id.
+        logger: WARNING+ records become bulletins.
+        state: this service's state.
+        home: ``$FLOWKIT_HOME``.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        flow_id: str,
+        properties: _Properties,
+        logger: logging.Logger,
+        state: StateManager,
+        home: Path,
+    ) -> None:
+        self.name = name
+        self.flow_id = flow_id
+        self.logger = logger
+        self.state = state
+        self.home = home
+        self._properties = properties
+
+    def property(self, descriptor: PropertyDescriptor | str) -> PropertyValue:
+        """The effective value of a declared property."""
+        return self._properties.property(descriptor)
+
+
+class ProcessContext:
+    """Given to processor hooks: configuration, logger, state and scheduling controls.
+
+    Attributes:
+        name: the processor name in the flow.
+        flow_id: the flow's id.
+        logger: WARNING+ records become bulletins; an ERROR bulletin makes the run fail (exit 1).
+        state: this processor's state (immediate writes; prefer the session's staged state).
+        once: True in a ``--once`` run.
+        final_pass: True during the end-of-run trigger of a ``--once`` run.
+        home: ``$FLOWKIT_HOME``.
+    """
+
+    def __init__(self, node: ProcessorNode, runtime: FlowRuntime, *, final_pass: bool = False) -> None:
+        self._node = node
+        self._runtime = runtime
+        self.name = node.name
+        self.flow_id = runtime.flow.flow_id
+        self.logger = node.logger
+        self.state = node.state
+        self.once = runtime.once
+        self.final_pass = final_pass
+        self.home = runtime.home
+
+    @property
+    def stopping(self) -> bool:
+        """True once the run is stopping: finish or roll back the current work quickly."""
+        return self._runtime.stop.is_set()
+
+    def property(self, descriptor: PropertyDescriptor | str) -> PropertyValue:
+        """The effective value of a declared property (parameters substituted, default applied)."""
+        return self._node.properties.property(descriptor)
+
+    def yield_(self) -> None:
+        """Pause this processor for its yield duration (environment trouble, nothing to do)."""
+        self._node.yield_for(self._node.config.scheduling.yield_s)
+
+    def sleep(self, seconds: float) -> bool:
+        """Sleep, waking early when the run stops; True if the full time elapsed."""
+        return not self._runtime.stop.wait(seconds)

@@ -1,0 +1,241 @@
+"""Component state: versioned str->str maps in SQLite, with compare-and-set updates.
+
+One row per (flow id, component, scope). `Scope.FLOW` rows use the component name ``""`` so every
+component of the flow sees the same map. A version is a counter that grows on every write; ``None``
+means the map was never written (or was cleared with `flowkit state clear`).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+import sqlite_utils
+
+STATE_DB = "state.db"
+FLOW_COMPONENT = ""  # the component name under which Scope.FLOW state is stored
+
+
+class Scope(enum.Enum):
+    """Who shares a state map: one component, or every component of the flow."""
+
+    COMPONENT = "component"
+    FLOW = "flow"
+
+
+@dataclass(frozen=True)
+class StateMap:
+    """An immutable snapshot of one state map; ``version is None`` means never written."""
+
+    version: int | None = None
+    data: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data", MappingProxyType(dict(self.data)))
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        """The value of `key`, or `default`."""
+        return self.data.get(key, default)
+
+
+@dataclass(frozen=True)
+class StateUpdate:
+    """One compare-and-set write: replace the map if its stored version still equals `expected_version`."""
+
+    component: str
+    scope: Scope
+    expected_version: int | None
+    data: Mapping[str, str]
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create `path` (and parents) readable by the owner only."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+
+
+class StateService:
+    """SQLite-backed state for every flow under one `$FLOWKIT_HOME`.
+
+    Thread-safe (one connection per thread) and safe across processes: every read-compare-write
+    runs inside ``BEGIN IMMEDIATE``, which takes SQLite's write lock before reading, so two
+    processes can never both pass the version check.
+
+    Args:
+        home: the `$FLOWKIT_HOME` directory; the database is ``home/state.db`` (mode 0600, directory 0700).
+    """
+
+    def __init__(self, home: Path) -> None:
+        ensure_private_dir(home)
+        self.path = home / STATE_DB
+        # Create the file ourselves so it is 0600 from its first byte (SQLite uses the db file's
+        # mode for its -wal and -shm files too).
+        os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
+        os.chmod(self.path, 0o600)
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        db = self._db()
+        db["state"].create(  # type: ignore[union-attr]
+            {"flow_id": str, "component": str, "scope": str, "version": int, "data": str, "updated_at": str},
+            pk=("flow_id", "component", "scope"),
+            if_not_exists=True,
+        )
+
+    def _db(self) -> sqlite_utils.Database:
+        db: sqlite_utils.Database | None = getattr(self._local, "db", None)
+        if db is None:
+            # isolation_level=None: we issue BEGIN IMMEDIATE / COMMIT ourselves.
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            # WAL lets readers (e.g. `flowkit state show`) proceed while a run writes; synchronous=FULL
+            # fsyncs the WAL on every commit, so a committed state change survives a power loss or
+            # crash (NORMAL could lose the last commits, which would replay work or lose a cursor).
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            db = sqlite_utils.Database(conn)
+            self._local.db = db
+            with self._lock:
+                self._connections.append(conn)
+        return db
+
+    @contextmanager
+    def _write_transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self._db().conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @staticmethod
+    def _read(conn: sqlite3.Connection, flow_id: str, component: str, scope: Scope) -> StateMap:
+        row = conn.execute(
+            "SELECT version, data FROM state WHERE flow_id = ? AND component = ? AND scope = ?",
+            (flow_id, component, scope.value),
+        ).fetchone()
+        if row is None:
+            return StateMap()
+        return StateMap(row[0], json.loads(row[1]))
+
+    @staticmethod
+    def _write(
+        conn: sqlite3.Connection,
+        flow_id: str,
+        component: str,
+        scope: Scope,
+        version: int,
+        data: Mapping[str, str],
+    ) -> None:
+        conn.execute(
+            "INSERT OR REPLACE INTO state (flow_id, component, scope, version, data, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+            (flow_id, component, scope.value, version, json.dumps(_check_strings(data), sort_keys=True)),
+        )
+
+    def get(self, flow_id: str, component: str, scope: Scope) -> StateMap:
+        """The current map (an empty map with version None when never written)."""
+        return self._read(self._db().conn, flow_id, _component_key(component, scope), scope)
+
+    def set(self, flow_id: str, component: str, scope: Scope, data: Mapping[str, str]) -> None:
+        """Overwrite the map unconditionally."""
+        key = _component_key(component, scope)
+        with self._write_transaction() as conn:
+            current = self._read(conn, flow_id, key, scope)
+            self._write(conn, flow_id, key, scope, (current.version or 0) + 1, data)
+
+    def replace(self, flow_id: str, component: str, scope: Scope, old: StateMap, new: Mapping[str, str]) -> bool:
+        """Compare-and-set: write `new` only if the stored version still equals ``old.version``."""
+        return self.replace_many(flow_id, [StateUpdate(component, scope, old.version, new)])
+
+    def replace_many(self, flow_id: str, updates: Sequence[StateUpdate]) -> bool:
+        """Apply several compare-and-set writes in one transaction: all of them, or none."""
+        if not updates:
+            return True
+        with self._write_transaction() as conn:
+            versions_match = all(
+                self._read(conn, flow_id, _component_key(u.component, u.scope), u.scope).version == u.expected_version
+                for u in updates
+            )
+            if versions_match:
+                for update in updates:
+                    key = _component_key(update.component, update.scope)
+                    version = (update.expected_version or 0) + 1
+                    self._write(conn, flow_id, key, update.scope, version, update.data)
+        return versions_match
+
+    def clear(self, flow_id: str, component: str, scope: Scope) -> None:
+        """Empty the map. The version still grows, so a snapshot read before the clear cannot win a CAS."""
+        self.set(flow_id, component, scope, {})
+
+    def rows(self, flow_id: str | None = None) -> list[dict[str, object]]:
+        """Every stored map (optionally of one flow), ordered by flow, component, scope."""
+        where, args = ("flow_id = ?", [flow_id]) if flow_id else (None, [])
+        return list(self._db()["state"].rows_where(where, args, order_by="flow_id, component, scope"))
+
+    def delete_flow(self, flow_id: str | None = None) -> int:
+        """Delete every map of one flow (or of all flows); returns the number of maps deleted."""
+        with self._write_transaction() as conn:
+            if flow_id is None:
+                return conn.execute("DELETE FROM state").rowcount
+            return conn.execute("DELETE FROM state WHERE flow_id = ?", (flow_id,)).rowcount
+
+    def close(self) -> None:
+        """Close every connection opened by any thread."""
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+
+def _component_key(component: str, scope: Scope) -> str:
+    return FLOW_COMPONENT if scope is Scope.FLOW else component
+
+
+def _check_strings(data: Mapping[str, str]) -> dict[str, str]:
+    for key, value in data.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise TypeError(f"state maps hold str -> str; got key {key!r} of type {type(value).__name__}")
+    return dict(data)
+
+
+class StateManager:
+    """The state of one component, bound to its flow; writes are immediate (not tied to a session).
+
+    Example:
+        >>> current = context.state.get()
+        >>> context.state.replace(current, {"cursor": "42"})
+        True
+    """
+
+    def __init__(self, service: StateService, flow_id: str, component: str) -> None:
+        self._service = service
+        self.flow_id = flow_id
+        self.component = component
+
+    def get(self, scope: Scope = Scope.COMPONENT) -> StateMap:
+        """The current map."""
+        return self._service.get(self.flow_id, self.component, scope)
+
+    def set(self, mapping: Mapping[str, str], scope: Scope = Scope.COMPONENT) -> None:
+        """Overwrite the map."""
+        self._service.set(self.flow_id, self.component, scope, mapping)
+
+    def replace(self, old: StateMap, new: Mapping[str, str], scope: Scope = Scope.COMPONENT) -> bool:
+        """Compare-and-set on the version; False when someone else wrote since `old` was read."""
+        return self._service.replace(self.flow_id, self.component, scope, old, new)
+
+    def clear(self, scope: Scope = Scope.COMPONENT) -> None:
+        """Empty the map."""
+        self._service.clear(self.flow_id, self.component, scope)

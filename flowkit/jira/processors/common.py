@@ -1,0 +1,97 @@
+"""What the Jira processors share: FlowFile attribute names, service properties, record batches."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from flowkit.engine import FlowFile, ProcessContext, ProcessSession, PropertyDescriptor, Relationship
+from flowkit.jira.services import JiraCloudClientService, WarehouseDestinationService
+from flowkit.jira.state_service import StandardJiraIngestionStateService
+
+# FlowFile attributes (NiFi's fragment.* convention marks the pages of one fetch attempt).
+RUN_ID = "jira.run.id"
+BOARD_ID = "jira.board.id"
+BOARD_NAME = "jira.board.name"
+BOARD_TYPE = "jira.board.type"
+FILTER_JQL = "jira.filter.jql"
+SUB_QUERY = "jira.board.subquery"
+TABLE = "jira.table"
+ATTEMPT = "jira.attempt"
+FRAGMENT_INDEX = "fragment.index"
+FRAGMENT_COUNT = "fragment.count"
+
+JIRA_CLIENT = PropertyDescriptor(
+    "Jira Client", "The Jira client service", required=True, controller_service=JiraCloudClientService
+)
+INGESTION_STATE = PropertyDescriptor(
+    "Ingestion State Service",
+    "The flow's StandardJiraIngestionStateService",
+    required=True,
+    controller_service=StandardJiraIngestionStateService,
+)
+DESTINATION = PropertyDescriptor(
+    "Destination",
+    "The warehouse destination service",
+    required=True,
+    controller_service=WarehouseDestinationService,
+)
+
+REL_SUCCESS = Relationship("success", "FlowFiles for the next step")
+REL_JOURNAL = Relationship("journal", "record batches to append to the journal")
+
+
+def new_attempt() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def board_label(attributes: Mapping[str, str]) -> str:
+    name = attributes.get(BOARD_NAME, "")
+    return f"board {attributes.get(BOARD_ID)} '{name}'" if name else f"board {attributes.get(BOARD_ID)}"
+
+
+def emit_records(
+    session: ProcessSession,
+    parent: FlowFile | None,
+    relationship: Relationship,
+    *,
+    run_id: str,
+    board_id: int,
+    table: str,
+    attempt: str,
+    index: int,
+    last: bool,
+    records: Sequence[Mapping[str, Any]],
+) -> None:
+    """One page of rows for PutJournal; the last page carries fragment.count so the attempt can complete."""
+    attributes = {
+        RUN_ID: run_id,
+        BOARD_ID: str(board_id),
+        TABLE: table,
+        ATTEMPT: attempt,
+        FRAGMENT_INDEX: str(index),
+    }
+    if last:
+        attributes[FRAGMENT_COUNT] = str(index + 1)
+    child = session.create(parent, attributes=attributes, records=tuple(records))
+    session.transfer(child, relationship)
+
+
+def with_last(pages: Iterable[Sequence[Any]]) -> Iterator[tuple[int, Sequence[Any], bool]]:
+    """(index, page, is_last) for every page; a source with no pages yields one empty last page."""
+    index = 0
+    previous: Sequence[Any] | None = None
+    for page in pages:
+        if previous is not None:
+            yield index, previous, False
+            index += 1
+        previous = page
+    yield index, previous if previous is not None else [], True
+
+
+def services(context: ProcessContext) -> tuple[JiraCloudClientService, StandardJiraIngestionStateService]:
+    return (
+        context.property(JIRA_CLIENT).as_service(JiraCloudClientService),
+        context.property(INGESTION_STATE).as_service(StandardJiraIngestionStateService),
+    )

@@ -1,0 +1,160 @@
+"""FetchSprints, FetchBoardProjects, FetchBoardIssues: one board's mapping tables, page by page.
+
+Each takes the board FlowFiles of ListBoards and emits record batches for PutJournal. A table
+that is not enabled for the run, or already settled (a resumed run), costs no Jira call. Pages
+are committed as they arrive; they count only once the attempt's last page is journaled, so a
+failure half-way leaves the board's old rows exactly as they were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, ClassVar
+
+from flowkit.engine import ConfigurationError, ProcessContext, Processor, ProcessSession
+from flowkit.jira.client import JiraClient
+from flowkit.jira.errors import JiraAuthError, JiraBoardUnavailable, JiraError
+from flowkit.jira.processors.common import (
+    BOARD_ID,
+    FILTER_JQL,
+    INGESTION_STATE,
+    JIRA_CLIENT,
+    REL_SUCCESS,
+    RUN_ID,
+    SUB_QUERY,
+    board_label,
+    emit_records,
+    new_attempt,
+    services,
+    with_last,
+)
+from flowkit.jira.records import board_issue_row, board_project_row, board_sprint_row, sprint_row
+from flowkit.jira.run_state import RunState, Status
+from flowkit.jira.state_service import StandardJiraIngestionStateService
+
+Row = dict[str, Any]
+# table -> how a page item becomes that table's row, for one board
+RowMakers = Mapping[str, Callable[[int, Mapping[str, Any]], Row]]
+
+
+class _FetchBoardTable(Processor):
+    """Shared trigger logic; subclasses say which tables they fill and how they page."""
+
+    properties = (JIRA_CLIENT, INGESTION_STATE)
+    relationships = (REL_SUCCESS,)
+    tables: ClassVar[RowMakers] = {}
+    what: ClassVar[str] = ""
+
+    def pages(self, client: JiraClient, board_id: int, attributes: Mapping[str, str]) -> Iterable[Sequence[Any]]:
+        raise NotImplementedError
+
+    def on_trigger(self, context: ProcessContext, session: ProcessSession) -> None:
+        board_ff = session.get()
+        if board_ff is None:
+            return
+        session.remove(board_ff)
+        client_service, state = services(context)
+        attributes = board_ff.attributes
+        run_id, board_id = attributes[RUN_ID], int(attributes[BOARD_ID])
+        run = state.current()
+        if run is None or run.run_id != run_id or run.phase != "fetching":
+            return
+        todo = [t for t in self.tables if t in run.tables and not run.is_settled(board_id, t)]
+        if not todo:
+            return
+        attempt = new_attempt()
+        try:
+            for index, page, last in with_last(self.pages(client_service.client, board_id, attributes)):
+                for table in todo:
+                    make = self.tables[table]
+                    emit_records(
+                        session,
+                        None,
+                        REL_SUCCESS,
+                        run_id=run_id,
+                        board_id=board_id,
+                        table=table,
+                        attempt=attempt,
+                        index=index,
+                        last=last,
+                        records=[make(board_id, item) for item in page],
+                    )
+                session.commit()  # stream pages to PutJournal as they arrive
+        except JiraAuthError as exc:
+            raise ConfigurationError(f"Jira refused the credentials while fetching {self.what} ({exc})") from exc
+        except JiraBoardUnavailable as exc:
+            context.logger.warning(
+                "%s: %s skipped (%s); its existing rows are kept", board_label(attributes), self.what, exc
+            )
+            session.adjust_counter("boards.skipped", 1)
+            self._settle(state, run_id, board_id, todo, "skipped", str(exc))
+        except JiraError as exc:
+            context.logger.error(
+                "%s: %s could not be fetched (%s); its existing rows are kept",
+                board_label(attributes),
+                self.what,
+                exc,
+            )
+            session.adjust_counter("boards.failed", 1)
+            self._settle(state, run_id, board_id, todo, "failed", str(exc))
+
+    @staticmethod
+    def _settle(
+        state: StandardJiraIngestionStateService,
+        run_id: str,
+        board_id: int,
+        tables: list[str],
+        status: Status,
+        reason: str,
+    ) -> None:
+        def change(run: RunState) -> RunState:
+            for table in tables:
+                run = run.with_settled(board_id, table, status, reason)
+            return run
+
+        state.update(run_id, change)
+
+
+class FetchSprints(_FetchBoardTable):
+    """Sprints of one board (GET /rest/agile/1.0/board/{id}/sprint) into SPRINT and BOARD_SPRINT.
+
+    A board that does not support sprints (HTTP 400, kanban) simply has none: not a warning.
+    """
+
+    tables: ClassVar[RowMakers] = {
+        "SPRINT": lambda _board, sprint: sprint_row(sprint),
+        "BOARD_SPRINT": board_sprint_row,
+    }
+    what = "sprints"
+
+    def pages(self, client: JiraClient, board_id: int, attributes: Mapping[str, str]) -> Iterable[Sequence[Any]]:
+        return client.iter_sprint_pages(board_id)
+
+
+class FetchBoardProjects(_FetchBoardTable):
+    """Projects of one board (GET /rest/agile/1.0/board/{id}/project) into BOARD_PROJECT."""
+
+    tables: ClassVar[RowMakers] = {"BOARD_PROJECT": board_project_row}
+    what = "projects"
+
+    def pages(self, client: JiraClient, board_id: int, attributes: Mapping[str, str]) -> Iterable[Sequence[Any]]:
+        return client.iter_board_project_pages(board_id)
+
+
+class FetchBoardIssues(_FetchBoardTable):
+    """Issue ids and keys of one board into BOARD_ISSUE.
+
+    Runs the board's saved-filter JQL (ANDed with the kanban sub-query when there is one)
+    through POST /rest/api/3/search/jql asking for the key only, paging by nextPageToken with
+    the largest page Jira allows for id/key-only searches.
+    """
+
+    tables: ClassVar[RowMakers] = {"BOARD_ISSUE": board_issue_row}
+    what = "issues"
+
+    def pages(self, client: JiraClient, board_id: int, attributes: Mapping[str, str]) -> Iterable[Sequence[Any]]:
+        filter_jql = attributes.get(FILTER_JQL)
+        if not filter_jql:
+            raise JiraBoardUnavailable(board_id, 404, "the board's saved filter has no JQL the token owner can read")
+        jql = JiraClient.board_issue_jql(filter_jql, attributes.get(SUB_QUERY))
+        return client.iter_jql_pages(jql, board_id=board_id)

@@ -1,0 +1,188 @@
+"""ListBoards: every board the token owner can see, enriched with configuration and saved filter."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from flowkit.engine import (
+    ConfigurationError,
+    FlowFile,
+    ProcessContext,
+    Processor,
+    ProcessSession,
+    PropertyDescriptor,
+    validators,
+)
+from flowkit.jira.client import JiraClient
+from flowkit.jira.errors import JiraAuthError, JiraBoardUnavailable, JiraError
+from flowkit.jira.processors.common import (
+    BOARD_ID,
+    BOARD_NAME,
+    BOARD_TYPE,
+    FILTER_JQL,
+    INGESTION_STATE,
+    JIRA_CLIENT,
+    REL_JOURNAL,
+    REL_SUCCESS,
+    RUN_ID,
+    SUB_QUERY,
+    emit_records,
+    new_attempt,
+    services,
+)
+from flowkit.jira.records import board_row
+from flowkit.jira.run_state import BoardInfo, RunState, Status
+from flowkit.jira.state_service import StandardJiraIngestionStateService
+
+CONCURRENT_REQUESTS = PropertyDescriptor(
+    "Concurrent Requests",
+    "Boards enriched at once (configuration and filter calls)",
+    default="4",
+    validator=validators.POSITIVE_INTEGER,
+)
+
+
+@dataclass(frozen=True)
+class _Enriched:
+    board: Mapping[str, Any]
+    row: dict[str, Any] | None = None
+    info: BoardInfo | None = None
+    skipped: str | None = None  # Jira refused the board (403/404/422): keep its rows
+    failed: str | None = None  # retries ran out or the answer was unusable
+
+
+class ListBoards(Processor):
+    """Pages GET /rest/agile/1.0/board, enriches each board, emits a BOARD row and a board FlowFile.
+
+    Relationships: `journal` gets one BOARD record batch per board (for PutJournal); `success`
+    gets one FlowFile per board for the Fetch* processors. The session is committed after each
+    page of boards, so fetching starts while listing goes on. When a resumed run already has the
+    complete board list and every BOARD row, no board call is made at all.
+    """
+
+    properties = (JIRA_CLIENT, INGESTION_STATE, CONCURRENT_REQUESTS)
+    relationships = (REL_SUCCESS, REL_JOURNAL)
+
+    def on_trigger(self, context: ProcessContext, session: ProcessSession) -> None:
+        trigger = session.get()
+        if trigger is None:
+            return
+        client_service, state = services(context)
+        run = state.current()
+        session.remove(trigger)
+        if run is None or run.run_id != trigger.attributes.get(RUN_ID) or run.phase != "fetching":
+            return  # a stale trigger, or a resumed run that is already merging
+        if run.listing == "complete" and all(run.is_settled(b, "BOARD") for b in run.listed):
+            for board_id in run.listed:
+                self._emit_board(session, run, board_id)
+            return
+        workers = context.property(CONCURRENT_REQUESTS).as_int()
+        listed: list[int] = []
+        complete = False
+        try:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ListBoards") as pool:
+                for page in client_service.client.iter_board_pages():
+                    enrich = functools.partial(_enrich, client_service.client, run)
+                    enriched = list(pool.map(enrich, page))
+                    for item in enriched:
+                        board_id = int(item.board["id"])
+                        listed.append(board_id)
+                        run = self._record(context, session, state, run, board_id, item)
+                    session.commit()  # boards of this page go downstream now
+            complete = True
+        except JiraAuthError as exc:
+            raise ConfigurationError(f"Jira refused the credentials while listing boards ({exc})") from exc
+        except JiraError as exc:
+            context.logger.error("the board list could not be read completely: %s; no board will be deleted", exc)
+        finally:
+            session.adjust_counter("boards.listed", len(listed))
+            state.update(run.run_id, lambda r: r.with_listing("complete" if complete else "incomplete", listed))
+
+    def _record(
+        self,
+        context: ProcessContext,
+        session: ProcessSession,
+        state: StandardJiraIngestionStateService,
+        run: RunState,
+        board_id: int,
+        item: _Enriched,
+    ) -> RunState:
+        name = item.board.get("name") or ""
+        if run.is_settled(board_id, "BOARD"):  # resumed run: this board's row is journaled already
+            self._emit_board(session, run, board_id)
+            return run
+        if item.skipped or item.failed:
+            reason = item.skipped or item.failed or ""
+            if item.skipped:
+                context.logger.warning("board %s '%s' skipped: %s; its existing rows are kept", board_id, name, reason)
+                session.adjust_counter("boards.skipped", 1)
+            else:
+                context.logger.error("board %s '%s' failed: %s; its existing rows are kept", board_id, name, reason)
+                session.adjust_counter("boards.failed", 1)
+            status: Status = "skipped" if item.skipped else "failed"
+            return state.update(run.run_id, lambda r: r.with_settled(board_id, "BOARD", status, reason)) or run
+        assert item.row is not None and item.info is not None
+        info = item.info
+        run = state.update(run.run_id, lambda r: r.with_info(board_id, info)) or run
+        emit_records(
+            session,
+            None,
+            REL_JOURNAL,
+            run_id=run.run_id,
+            board_id=board_id,
+            table="BOARD",
+            attempt=new_attempt(),
+            index=0,
+            last=True,
+            records=[item.row],
+        )
+        self._emit_board(session, run, board_id)
+        return run
+
+    @staticmethod
+    def _emit_board(session: ProcessSession, run: RunState, board_id: int) -> FlowFile | None:
+        info = run.info.get(board_id)
+        if info is None:
+            return None
+        attributes = {
+            RUN_ID: run.run_id,
+            BOARD_ID: str(board_id),
+            BOARD_NAME: info.name,
+            BOARD_TYPE: info.type,
+        }
+        if info.filter_jql is not None:
+            attributes[FILTER_JQL] = info.filter_jql
+        if info.sub_query:
+            attributes[SUB_QUERY] = info.sub_query
+        flowfile = session.create(attributes=attributes)
+        session.transfer(flowfile, REL_SUCCESS)
+        return flowfile
+
+
+def _enrich(client: JiraClient, run: RunState, board: Mapping[str, Any]) -> _Enriched:
+    """Configuration + saved filter of one board (runs on the enrichment pool; no session use here)."""
+    board_id = int(board["id"])
+    if run.is_settled(board_id, "BOARD"):
+        return _Enriched(board)
+    try:
+        configuration = client.board_configuration(board_id)
+        filter_id = (configuration.get("filter") or {}).get("id")
+        saved_filter = client.filter(int(filter_id), board_id=board_id) if filter_id else None
+    except JiraAuthError:
+        raise
+    except JiraBoardUnavailable as exc:
+        return _Enriched(board, skipped=str(exc))
+    except JiraError as exc:
+        return _Enriched(board, failed=str(exc))
+    row = board_row(board, configuration, saved_filter)
+    info = BoardInfo(
+        name=str(board.get("name") or ""),
+        type=str(board.get("type") or ""),
+        filter_jql=row["FILTER_JQL"],
+        sub_query=row["SUB_QUERY"],
+    )
+    return _Enriched(board, row=row, info=info)

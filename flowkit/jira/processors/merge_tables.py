@@ -1,0 +1,60 @@
+"""MergeTables: applies a finished run's journal to the destination tables, one transaction per table."""
+
+from __future__ import annotations
+
+from flowkit.destinations.base import MergePlan
+from flowkit.engine import ProcessContext, Processor, ProcessSession
+from flowkit.jira.processors.common import DESTINATION, INGESTION_STATE, JIRA_CLIENT, REL_SUCCESS, services
+from flowkit.jira.services import WarehouseDestinationService
+
+
+class MergeTables(Processor):
+    """Every `Merge Interval` (its run schedule), merges the journal of a run whose fetches have all settled.
+
+    Nothing new since the last merge means nothing to do: the trigger returns at once. Tables are
+    merged in order (SPRINT after BOARD_SPRINT); each table's merge is one transaction and is
+    recorded in the state, so a crash between tables resumes with the next one, and the
+    destination's merge ledger makes a repeated merge a no-op. At the end of a `--once` run
+    (the final pass) a board that never settled counts as failed and keeps its rows.
+    """
+
+    properties = (DESTINATION, INGESTION_STATE, JIRA_CLIENT)
+    relationships = (REL_SUCCESS,)
+    trigger_when_empty = True
+
+    def on_trigger(self, context: ProcessContext, session: ProcessSession) -> None:
+        for signal in session.get_batch(10_000):  # "new journal data" signals; the state says what to do
+            session.remove(signal)
+        client_service, state = services(context)
+        run = state.current()
+        if run is None or run.phase == "done":
+            return
+        if context.final_pass and run.pending():
+            unsettled = ", ".join(f"board {b} {t}" for b, t in run.pending()[:10])
+            context.logger.error("the run ended before these were fetched: %s; their rows are kept", unsettled)
+            run = state.update(run.run_id, lambda r: r.with_unsettled_as_failed("not fetched before the run ended"))
+            if run is None:
+                return
+        if not run.ready_to_merge():
+            return
+        merging = state.update(run.run_id, lambda r: r.with_phase("merging"))
+        if merging is None:
+            return
+        run = merging
+        destination = context.property(DESTINATION).as_service(WarehouseDestinationService).destination
+        destination.ensure_tables(run.tables)
+        listed = run.listed_boards()
+        for table in run.tables_to_merge():
+            plan = MergePlan(run_id=run.run_id, accepted=run.accepted(table), listed_boards=listed)
+            result = destination.merge(table, plan)
+            for name in ("inserted", "updated", "deleted", "unchanged"):
+                session.adjust_counter(f"rows.{table}.{name}", getattr(result, name))
+            updated = state.update(run.run_id, lambda r, t=table: r.with_merged(t))  # type: ignore[misc]
+            if updated is None:
+                return
+            run = updated
+        destination.prune_journal(None)
+        session.adjust_counter("jira.requests", client_service.client.request_count - client_service.run_start_requests)
+        for table, reason in run.failed_tables.items():
+            context.logger.error("table %s was not merged: %s", table, reason)
+        context.logger.info("run %s merged: %s", run.run_id, ", ".join(run.merged))

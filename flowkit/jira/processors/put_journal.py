@@ -1,0 +1,97 @@
+"""PutJournal: appends record batches to the destination's journal tables."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from flowkit.destinations.base import OversizedValueError
+from flowkit.destinations.rows import apply_oversized_strategy
+from flowkit.destinations.schema import TABLES
+from flowkit.engine import FlowFile, ProcessContext, Processor, ProcessSession, PropertyDescriptor, validators
+from flowkit.jira.processors.common import (
+    ATTEMPT,
+    BOARD_ID,
+    DESTINATION,
+    FRAGMENT_COUNT,
+    FRAGMENT_INDEX,
+    INGESTION_STATE,
+    REL_SUCCESS,
+    RUN_ID,
+    TABLE,
+)
+from flowkit.jira.run_state import RunState
+from flowkit.jira.services import WarehouseDestinationService
+from flowkit.jira.state_service import StandardJiraIngestionStateService
+
+BATCH_SIZE = PropertyDescriptor(
+    "Batch Size", "FlowFiles journaled per trigger", default="100", validator=validators.POSITIVE_INTEGER
+)
+
+
+class PutJournal(Processor):
+    """Journals each record batch, then records the page in the ingestion state.
+
+    The order matters for crash safety: a page is marked in the state only after its rows are
+    durably in the journal, and a board counts as journaled only when every page of one attempt
+    is. Values over 16 MB follow `Oversized Value Strategy`. Emits one small FlowFile per trigger
+    to tell MergeTables that new journal data arrived.
+    """
+
+    properties = (DESTINATION, INGESTION_STATE, BATCH_SIZE)
+    relationships = (REL_SUCCESS,)
+
+    def on_trigger(self, context: ProcessContext, session: ProcessSession) -> None:
+        batch = session.get_batch(context.property(BATCH_SIZE).as_int())
+        if not batch:
+            return
+        destination_service = context.property(DESTINATION).as_service(WarehouseDestinationService)
+        state = context.property(INGESTION_STATE).as_service(StandardJiraIngestionStateService)
+        destination = destination_service.destination
+        by_run: dict[str, list[FlowFile]] = defaultdict(list)
+        for flowfile in batch:
+            by_run[flowfile.attributes[RUN_ID]].append(flowfile)
+        journaled = 0
+        for run_id, flowfiles in by_run.items():
+            run = state.current()
+            if run is None or run.run_id != run_id:
+                continue  # pages of a run that no longer exists (state cleared): drop them
+            destination.ensure_tables(run.tables)
+            pages: list[tuple[int, str, str, int, int | None]] = []
+            failed_tables: dict[str, str] = {}
+            for flowfile in flowfiles:
+                attrs = flowfile.attributes
+                table, board_id = attrs[TABLE], int(attrs[BOARD_ID])
+                if table in run.failed_tables or table in failed_tables:
+                    continue
+                try:
+                    rows, warnings = apply_oversized_strategy(
+                        TABLES[table], list(flowfile.records or ()), destination_service.oversized_strategy
+                    )
+                except OversizedValueError as exc:
+                    context.logger.error("table %s stops being replicated in this run: %s", table, exc)
+                    failed_tables[table] = str(exc)
+                    continue
+                for warning in warnings:
+                    context.logger.warning("%s", warning)
+                destination.append_journal(table, run_id, board_id, attrs[ATTEMPT], rows)
+                journaled += len(rows)
+                count = attrs.get(FRAGMENT_COUNT)
+                pages.append((board_id, table, attrs[ATTEMPT], int(attrs[FRAGMENT_INDEX]), _int(count)))
+            state.update(run_id, lambda r, p=pages, f=failed_tables: _record(r, p, f))  # type: ignore[misc]
+            signal = session.create(attributes={RUN_ID: run_id})
+            session.transfer(signal, REL_SUCCESS)
+        for flowfile in batch:
+            session.remove(flowfile)
+        session.adjust_counter("journal.rows", journaled)
+
+
+def _record(run: RunState, pages: list[tuple[int, str, str, int, int | None]], failed: dict[str, str]) -> RunState:
+    for board_id, table, attempt, index, count in pages:
+        run = run.with_page(board_id, table, attempt, index, count)
+    for table, reason in failed.items():
+        run = run.with_failed_table(table, reason)
+    return run
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value is not None else None

@@ -1,0 +1,57 @@
+"""VerifyConnection: the flow's source. Checks credentials, then starts (or resumes) a run."""
+
+from __future__ import annotations
+
+from flowkit.engine import ConfigurationError, ProcessContext, Processor, ProcessSession, PropertyDescriptor
+from flowkit.jira.errors import JiraAuthError
+from flowkit.jira.processors.common import INGESTION_STATE, JIRA_CLIENT, REL_SUCCESS, RUN_ID, services
+from flowkit.jira.validators import enabled_tables, parse_enabled_tables
+
+ENABLED_TABLES = PropertyDescriptor(
+    "Enabled Tables",
+    "Optional tables to replicate: BOARD_ISSUE, BOARD_PROJECT, SPRINT (BOARD is always on; blank: BOARD only)."
+    " The flow's parameter defaults to all three.",
+    validator=enabled_tables,
+)
+
+
+class VerifyConnection(Processor):
+    """Calls GET /rest/api/3/myself at every scheduled run, then emits one FlowFile that starts the run.
+
+    A run left unfinished by an earlier process is resumed rather than restarted, so boards
+    already journaled are not fetched again. While this process is still busy with a run, a
+    scheduled trigger does nothing (runs never overlap).
+    """
+
+    properties = (JIRA_CLIENT, INGESTION_STATE, ENABLED_TABLES)
+    relationships = (REL_SUCCESS,)
+
+    def on_trigger(self, context: ProcessContext, session: ProcessSession) -> None:
+        client_service, state = services(context)
+        current = state.current()
+        if current is not None and current.phase != "done" and state.run_is_active_here(current.run_id):
+            context.yield_()
+            return
+        try:
+            me = client_service.client.myself()
+        except JiraAuthError as exc:
+            raise ConfigurationError(
+                f"Jira refused the credentials for 'Environment URL' with 'Jira Email' and 'Jira API Token' ({exc})"
+            ) from exc
+        started = state.begin_run(parse_enabled_tables(context.property(ENABLED_TABLES).value or ""))
+        if started is None:
+            context.yield_()
+            return
+        run, resumed = started
+        client_service.run_start_requests = client_service.client.request_count - 1  # count /myself too
+        context.logger.info(
+            "%s run %s (site time zone %s, tables %s)",
+            "resuming" if resumed else "starting",
+            run.run_id,
+            me.get("timeZone") or "unknown",
+            ", ".join(run.tables),
+        )
+        attributes = {RUN_ID: run.run_id, "jira.run.resumed": str(resumed).lower()}
+        if me.get("timeZone"):
+            attributes["jira.site.timezone"] = str(me["timeZone"])
+        session.transfer(session.create(attributes=attributes), REL_SUCCESS)

@@ -1,0 +1,203 @@
+"""Controller services of the Jira flow: the Jira client and the warehouse destination."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from flowkit.destinations.base import Destination
+from flowkit.destinations.sqlite import SQLiteDestination
+from flowkit.engine import (
+    ConfigurationContext,
+    ConfigurationError,
+    ControllerService,
+    PropertyDescriptor,
+    validators,
+)
+from flowkit.jira import validators as jira_validators
+from flowkit.jira.client import JiraClient, validate_base_url
+from flowkit.jira.retry import RateGate, RetryPolicy
+
+
+def _url(value: str) -> str | None:
+    try:
+        validate_base_url(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+class JiraCloudClientService(ControllerService):
+    """A pooled Jira Cloud REST client shared by every processor, under one rate budget."""
+
+    ENVIRONMENT_URL = PropertyDescriptor(
+        "Environment URL", "Jira site, e.g. https://your-domain.atlassian.net", required=True, validator=_url
+    )
+    EMAIL = PropertyDescriptor(
+        "Jira Email", "Account email for Basic auth", required=True, validator=validators.NON_EMPTY
+    )
+    API_TOKEN = PropertyDescriptor("Jira API Token", "API token of that account", required=True, sensitive=True)
+    MAX_CONNECTIONS = PropertyDescriptor(
+        "Max Connections",
+        "HTTP connections kept open to Jira",
+        default="16",
+        validator=validators.POSITIVE_INTEGER,
+    )
+    CONNECT_TIMEOUT = PropertyDescriptor(
+        "Connect Timeout",
+        "Time to establish a connection",
+        default="10 secs",
+        validator=validators.TIME_PERIOD,
+    )
+    READ_TIMEOUT = PropertyDescriptor(
+        "Read Timeout", "Time to wait for a response", default="60 secs", validator=validators.TIME_PERIOD
+    )
+    MAX_RETRIES = PropertyDescriptor(
+        "Max Retries",
+        "Retries of one request on 429/5xx/timeouts",
+        default="4",
+        validator=validators.NON_NEGATIVE_INTEGER,
+    )
+    INITIAL_RETRY_DELAY = PropertyDescriptor(
+        "Initial Retry Delay",
+        "First backoff when Jira gives no Retry-After (doubles each time)",
+        default="5 secs",
+        validator=validators.TIME_PERIOD,
+    )
+    MAX_RETRY_DELAY = PropertyDescriptor(
+        "Max Retry Delay",
+        "Longest backoff without Retry-After",
+        default="30 secs",
+        validator=validators.TIME_PERIOD,
+    )
+    properties = (
+        ENVIRONMENT_URL,
+        EMAIL,
+        API_TOKEN,
+        MAX_CONNECTIONS,
+        CONNECT_TIMEOUT,
+        READ_TIMEOUT,
+        MAX_RETRIES,
+        INITIAL_RETRY_DELAY,
+        MAX_RETRY_DELAY,
+    )
+
+    def __init__(self) -> None:
+        self._client: JiraClient | None = None
+        self.run_start_requests = 0
+
+    def on_enabled(self, context: ConfigurationContext) -> None:
+        retry = RetryPolicy(
+            max_retries=context.property(self.MAX_RETRIES).as_int(),
+            initial_delay=context.property(self.INITIAL_RETRY_DELAY).as_seconds(),
+            max_delay=context.property(self.MAX_RETRY_DELAY).as_seconds(),
+        )
+        self._client = JiraClient(
+            validate_base_url(context.property(self.ENVIRONMENT_URL).value or ""),
+            context.property(self.EMAIL).value or "",
+            context.property(self.API_TOKEN).value or "",
+            pool_size=context.property(self.MAX_CONNECTIONS).as_int(),
+            connect_timeout=context.property(self.CONNECT_TIMEOUT).as_seconds(),
+            read_timeout=context.property(self.READ_TIMEOUT).as_seconds(),
+            retry=retry,
+            gate=RateGate(),
+        )
+
+    def on_disabled(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        self._client = None
+
+    @property
+    def client(self) -> JiraClient:
+        if self._client is None:
+            raise RuntimeError("JiraCloudClientService is not enabled")
+        return self._client
+
+
+class WarehouseDestinationService(ControllerService):
+    """Where the flow's records land: the embedded SQLite warehouse (default) or Snowflake."""
+
+    DESTINATION_TYPE = PropertyDescriptor(
+        "Destination Type",
+        "SQLITE or SNOWFLAKE",
+        default="SQLITE",
+        validator=jira_validators.destination_type,
+    )
+    SQLITE_PATH = PropertyDescriptor(
+        "SQLite Path",
+        "Warehouse file (SQLITE only)",
+        default="flowkit-data/warehouse.db",
+        validator=validators.NON_EMPTY,
+    )
+    OVERSIZED = PropertyDescriptor(
+        "Oversized Value Strategy",
+        "What to do with a value over 16 MB: Fail Table or Set Null",
+        default="Fail Table",
+        validator=jira_validators.oversized_strategy,
+    )
+    DATABASE = PropertyDescriptor(
+        "Destination Database", "Snowflake database", validator=jira_validators.sql_identifier
+    )
+    SCHEMA = PropertyDescriptor("Destination Schema", "Snowflake schema", validator=jira_validators.sql_identifier)
+    AUTH_STRATEGY = PropertyDescriptor(
+        "Snowflake Authentication Strategy",
+        "SNOWFLAKE_MANAGED or KEY_PAIR",
+        default="SNOWFLAKE_MANAGED",
+        validator=jira_validators.auth_strategy,
+    )
+    ACCOUNT = PropertyDescriptor("Snowflake Account Identifier", "<org>-<account>")
+    PRIVATE_KEY = PropertyDescriptor("Snowflake Private Key", "PKCS#8 PEM text", sensitive=True)
+    PRIVATE_KEY_FILE = PropertyDescriptor("Snowflake Private Key File", "Path of a PKCS#8 PEM file")
+    PRIVATE_KEY_PASSWORD = PropertyDescriptor("Snowflake Private Key Password", "Key passphrase", sensitive=True)
+    ROLE = PropertyDescriptor("Snowflake Role", "Role to use", validator=jira_validators.sql_identifier)
+    USERNAME = PropertyDescriptor("Snowflake Username", "User for KEY_PAIR")
+    WAREHOUSE = PropertyDescriptor("Snowflake Warehouse", "Warehouse to use", validator=jira_validators.sql_identifier)
+    HOST = PropertyDescriptor("Snowflake Host", "Optional https://host[:port] (http only for loopback)")
+    properties = (
+        DESTINATION_TYPE,
+        SQLITE_PATH,
+        OVERSIZED,
+        DATABASE,
+        SCHEMA,
+        AUTH_STRATEGY,
+        ACCOUNT,
+        PRIVATE_KEY,
+        PRIVATE_KEY_FILE,
+        PRIVATE_KEY_PASSWORD,
+        ROLE,
+        USERNAME,
+        WAREHOUSE,
+        HOST,
+    )
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._path: Path | None = None
+        self._destination: Destination | None = None
+        self.oversized_strategy = "Fail Table"
+
+    def on_enabled(self, context: ConfigurationContext) -> None:
+        kind = (context.property(self.DESTINATION_TYPE).value or "SQLITE").strip().upper()
+        if kind == "SNOWFLAKE":
+            raise ConfigurationError(
+                "parameter 'Destination Type': SNOWFLAKE is not available in this build yet; use SQLITE"
+            )
+        self._path = Path(context.property(self.SQLITE_PATH).value or "flowkit-data/warehouse.db")
+        self.oversized_strategy = (context.property(self.OVERSIZED).value or "Fail Table").strip()
+
+    def on_disabled(self) -> None:
+        with self._lock:
+            if self._destination is not None:
+                self._destination.close()
+            self._destination = None
+
+    @property
+    def destination(self) -> Destination:
+        """Opened on first use, so a run refused before fetching writes nothing."""
+        with self._lock:
+            if self._destination is None:
+                if self._path is None:
+                    raise RuntimeError("WarehouseDestinationService is not enabled")
+                self._destination = SQLiteDestination(self._path)
+            return self._destination

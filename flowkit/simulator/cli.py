@@ -1,0 +1,87 @@
+"""``flowkit simulator jira``: run the Jira simulator until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+
+import click
+
+from flowkit.simulator.simulator import JiraSimulator
+
+
+@click.group(name="simulator")
+def simulator() -> None:
+    """Local simulators of external systems (demos, tests, benchmarks)."""
+
+
+@simulator.command(name="jira")
+@click.option("--port", default=0, show_default=True, help="TCP port on 127.0.0.1 (0: any free port).")
+@click.option("--seed", default=1, show_default=True, help="Seed of the generated data set.")
+@click.option("--boards", default=8, show_default=True, help="Number of boards (1-7 have fixed roles).")
+@click.option("--issues-per-board", default=20, show_default=True, help="Issues per project (about per board).")
+@click.option("--projects", type=int, default=None, help="Number of projects (default: max(4, boards - 3)).")
+@click.option("--sprints-per-board", default=4, show_default=True, help="Sprints per scrum/simple board.")
+@click.option("--latency-ms", default=0.0, show_default=True, help="Added latency per request.")
+@click.option("--rate-limit", type=float, default=None, help="Token-bucket requests/second per endpoint (off).")
+@click.option("--burst", default=0, help="Bucket size (default: the rate).")
+@click.option("--page-cap", default=50, show_default=True, help="Cap on maxResults for the Agile lists.")
+@click.option("--oversized-value", is_flag=True, help="Add a board whose configuration exceeds 16 MB.")
+def jira(
+    port: int,
+    seed: int,
+    boards: int,
+    issues_per_board: int,
+    projects: int | None,
+    sprints_per_board: int,
+    latency_ms: float,
+    rate_limit: float | None,
+    burst: int,
+    page_cap: int,
+    oversized_value: bool,
+) -> None:
+    """Serve a simulated Jira Cloud site on 127.0.0.1; prints its URL and credentials."""
+    sim = JiraSimulator(
+        seed=seed,
+        boards=boards,
+        issues_per_board=issues_per_board,
+        projects=projects,
+        sprints_per_board=sprints_per_board,
+        latency_ms=latency_ms,
+        page_cap=page_cap,
+        oversized_value=oversized_value,
+        port=port,
+    )
+    if rate_limit is not None:
+        sim.set_rate_limit(rate_limit, burst)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    sim.start()
+    info = sim.describe()
+    click.echo(f"Jira simulator listening on {sim.url}")
+    click.echo(f"  Environment URL: {sim.url}")
+    click.echo(f"  Jira Email:      {sim.email}")
+    click.echo(f"  Jira API Token:  {sim.token}")
+    click.echo(f"  data: {info['boards']} boards, {info['projects']} projects, {info['issues']} issues (seed {seed})")
+    click.echo(f"  admin: {sim.url}/_sim/info  (Ctrl-C to stop)", nl=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sim.stop()
+        click.echo("Jira simulator stopped.")
+
+
+def main() -> None:  # pragma: no cover - convenience: python -m flowkit.simulator.cli jira ...
+    simulator()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

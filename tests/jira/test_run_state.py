@@ -1,0 +1,93 @@
+"""RunState: the pure progress model behind StandardJiraIngestionStateService."""
+
+from __future__ import annotations
+
+from flowkit.jira.run_state import BoardInfo, RunState, tables_for
+
+
+def _run(tables: tuple[str, ...] = tables_for(("SPRINT", "BOARD_PROJECT", "BOARD_ISSUE"))) -> RunState:
+    return RunState(run_id="r1", started_at="2026-11-27T00:00:00+00:00", tables=tables)
+
+
+def test_tables_for_adds_board_and_board_sprint_in_merge_order() -> None:
+    assert tables_for(()) == ("BOARD",)
+    assert tables_for(("SPRINT",)) == ("BOARD", "BOARD_SPRINT", "SPRINT")
+    assert tables_for(("BOARD_ISSUE", "SPRINT", "BOARD_PROJECT")) == (
+        "BOARD",
+        "BOARD_SPRINT",
+        "SPRINT",
+        "BOARD_PROJECT",
+        "BOARD_ISSUE",
+    )
+
+
+def test_attempt_completes_only_when_every_page_is_journaled_in_any_order() -> None:
+    run = _run()
+    run = run.with_page(7, "BOARD_ISSUE", "a", 2, 3)  # the last page arrives first
+    assert not run.is_settled(7, "BOARD_ISSUE")
+    run = run.with_page(7, "BOARD_ISSUE", "a", 0, None)
+    assert not run.is_settled(7, "BOARD_ISSUE")
+    run = run.with_page(7, "BOARD_ISSUE", "a", 1, None)
+    assert run.board_status(7, "BOARD_ISSUE") == ("journaled", "a")
+    assert "7:BOARD_ISSUE" not in run.attempts
+
+
+def test_a_new_attempt_supersedes_an_unfinished_one_and_late_pages_are_ignored() -> None:
+    run = _run().with_page(7, "BOARD_PROJECT", "old", 0, None)
+    run = run.with_page(7, "BOARD_PROJECT", "new", 0, 1)
+    assert run.board_status(7, "BOARD_PROJECT") == ("journaled", "new")
+    assert run.with_page(7, "BOARD_PROJECT", "old", 1, 2) == run
+
+
+def test_pending_and_ready_to_merge() -> None:
+    run = _run(tables_for(("BOARD_PROJECT",)))
+    assert run.pending() == [(-1, "BOARD")]  # still listing
+    run = run.with_listing("complete", [1, 2, 3])
+    assert run.pending() == [(1, "BOARD"), (2, "BOARD"), (3, "BOARD")]
+    run = run.with_page(1, "BOARD", "b1", 0, 1).with_settled(2, "BOARD", "skipped", "HTTP 404")
+    run = run.with_page(3, "BOARD", "b3", 0, 1)
+    # board 2 was refused: nothing more to fetch for it; boards 1 and 3 still need their projects
+    assert run.pending() == [(1, "BOARD_PROJECT"), (3, "BOARD_PROJECT")]
+    run = run.with_page(1, "BOARD_PROJECT", "p1", 0, 1).with_settled(3, "BOARD_PROJECT", "failed", "503")
+    assert run.ready_to_merge()
+
+
+def test_accepted_and_listed_boards() -> None:
+    run = _run(tables_for(("BOARD_PROJECT",))).with_listing("complete", [1, 2])
+    run = run.with_page(1, "BOARD_PROJECT", "p1", 0, 1).with_settled(2, "BOARD_PROJECT", "skipped", "403")
+    assert run.accepted("BOARD_PROJECT") == {1: "p1"}
+    assert run.listed_boards() == frozenset({1, 2})
+    assert run.with_listing("incomplete", [1]).listed_boards() is None
+
+
+def test_unsettled_work_becomes_failed_at_the_end_of_a_once_run() -> None:
+    run = _run(tables_for(("BOARD_ISSUE",))).with_listing("complete", [1]).with_page(1, "BOARD", "b", 0, 1)
+    assert run.pending() == [(1, "BOARD_ISSUE")]
+    ended = run.with_unsettled_as_failed("not fetched")
+    assert ended.ready_to_merge()
+    assert ended.accepted("BOARD_ISSUE") == {}
+    assert "board 1 BOARD_ISSUE: not fetched" in ended.problems()
+    still_listing = _run().with_unsettled_as_failed("x")
+    assert still_listing.listing == "incomplete" and still_listing.listed_boards() is None
+
+
+def test_merge_progress_and_failed_tables() -> None:
+    run = _run(tables_for(("SPRINT",))).with_failed_table("SPRINT", "value over 16 MB")
+    assert run.tables_to_merge() == ["BOARD", "BOARD_SPRINT"]
+    run = run.with_merged("BOARD")
+    assert run.phase == "merging"
+    run = run.with_merged("BOARD_SPRINT")
+    assert run.phase == "done"
+
+
+def test_json_round_trip_keeps_everything() -> None:
+    run = (
+        _run()
+        .with_listing("complete", [5, 6])
+        .with_info(5, BoardInfo("PLAT", "scrum", "project = PLAT", None))
+        .with_page(5, "BOARD", "x", 0, 1)
+        .with_page(5, "BOARD_ISSUE", "y", 1, None)
+        .with_settled(6, "BOARD", "skipped", "HTTP 404: cannot be viewed")
+        .with_failed_table("BOARD_ISSUE", "too big")
+    )
+    assert RunState.from_json(run.to_json()) == run
