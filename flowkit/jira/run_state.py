@@ -134,6 +134,26 @@ class RunState:
                 out.append(f"board {board} {table}: {reason}")
         return out
 
+    def progress(self) -> str:
+        """One line for `flowkit state show`: where the run stands."""
+        counts = {"journaled": 0, "skipped": 0, "failed": 0}
+        for board in self.listed:
+            state = self.board_status(board, "BOARD")
+            if state is not None:
+                counts[state[0]] += 1
+        fetched = sum(1 for status, _ in self.status.values() if status == "journaled")
+        parts = [
+            f"run {self.run_id} {self.phase}",
+            f"board list {self.listing} ({len(self.listed)} boards: {counts['journaled']} listed,"
+            f" {counts['skipped']} skipped, {counts['failed']} failed)",
+            f"{fetched} board tables journaled, {len(self.pending())} pending",
+        ]
+        if self.merged:
+            parts.append("merged " + " ".join(self.merged))
+        if self.failed_tables:
+            parts.append("failed tables " + " ".join(self.failed_tables))
+        return "; ".join(parts)
+
     # ---- transitions (each returns a new RunState) ---------------------------------------------------
 
     def with_listing(self, listing: Listing, listed: Iterable[int]) -> RunState:

@@ -19,19 +19,14 @@ from flowkit.jira.client import JiraClient, validate_base_url
 from flowkit.jira.retry import RateGate, RetryPolicy
 
 
-def _url(value: str) -> str | None:
-    try:
-        validate_base_url(value)
-    except ValueError as exc:
-        return str(exc)
-    return None
-
-
 class JiraCloudClientService(ControllerService):
     """A pooled Jira Cloud REST client shared by every processor, under one rate budget."""
 
     ENVIRONMENT_URL = PropertyDescriptor(
-        "Environment URL", "Jira site, e.g. https://your-domain.atlassian.net", required=True, validator=_url
+        "Environment URL",
+        "Jira site, e.g. https://your-domain.atlassian.net",
+        required=True,
+        validator=jira_validators.from_parser(validate_base_url),
     )
     EMAIL = PropertyDescriptor(
         "Jira Email", "Account email for Basic auth", required=True, validator=validators.NON_EMPTY

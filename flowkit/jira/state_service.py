@@ -16,6 +16,7 @@ from flowkit.engine import ConfigurationContext, ControllerService, StateMap
 from flowkit.jira.run_state import RunState, tables_for
 
 RUN_KEY = "run"
+PROGRESS_KEY = "progress"  # a one-line summary of RUN_KEY for people reading `flowkit state show`
 LAST_RUN_KEY = "last_run"
 _MAX_CAS_TRIES = 50
 
@@ -68,8 +69,7 @@ class StandardJiraIngestionStateService(ControllerService):
                 started_at=now.isoformat(timespec="seconds"),
                 tables=tables_for(enabled),
             )
-            data = dict(stored.data)
-            data[RUN_KEY] = new.to_json()
+            data = {**stored.data, RUN_KEY: new.to_json(), PROGRESS_KEY: new.progress()}
             if not self._manager().replace(stored, data):
                 raise RuntimeError("ingestion state changed while starting a run; another process is writing it")
             self._active_run = new.run_id
@@ -90,8 +90,7 @@ class StandardJiraIngestionStateService(ControllerService):
                 new = change(run)
                 if new == run:
                     return run
-                data = dict(stored.data)
-                data[RUN_KEY] = new.to_json()
+                data = {**stored.data, RUN_KEY: new.to_json(), PROGRESS_KEY: new.progress()}
                 if new.phase == "done":
                     data[LAST_RUN_KEY] = run_id
                 if self._manager().replace(stored, data):

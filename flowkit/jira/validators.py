@@ -7,6 +7,7 @@ prefixes the message with the parameter's name, so messages say only what is wro
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from flowkit.jira.run_state import OPTIONAL_TABLES
 
@@ -35,12 +36,20 @@ def parse_enabled_tables(value: str) -> tuple[str, ...]:
     return tuple(t for t in OPTIONAL_TABLES if t in names)
 
 
-def enabled_tables(value: str) -> str | None:
-    try:
-        parse_enabled_tables(value)
-    except ValueError as exc:
-        return str(exc)
-    return None
+def from_parser(parse: Callable[[str], object]) -> Callable[[str], str | None]:
+    """A property validator from a parser that raises ValueError with a one-line message."""
+
+    def validate(value: str) -> str | None:
+        try:
+            parse(value)
+        except ValueError as exc:
+            return str(exc)
+        return None
+
+    return validate
+
+
+enabled_tables = from_parser(parse_enabled_tables)
 
 
 def destination_type(value: str) -> str | None:

@@ -83,8 +83,15 @@ def test_hidden_boards_are_absent_and_kanban_has_no_sprints_without_a_warning(se
     sim, flow, home, db = setup
     report = run_once(flow, home, overrides_for(sim, db))
     assert report.exit_code == 0
-    board_ids = {b["ID"] for b in warehouse(db)["BOARD"]}
-    assert board_ids == {b["ID"] for b in truth(sim)["BOARD"]}
+    boards = {b["ID"]: b for b in warehouse(db)["BOARD"]}
+    assert set(boards) == {b["ID"] for b in truth(sim)["BOARD"]}
+    # default data set: 5 is another user's private board, 7's saved filter is not shared with us;
+    # 6 is our own private board, listed normally
+    assert 5 not in boards and 7 not in boards
+    assert boards[6]["IS_PRIVATE"] is True and boards[6]["LOCATION_TYPE"] == "user"
+    for table in ("BOARD_SPRINT", "BOARD_PROJECT", "BOARD_ISSUE"):
+        assert not {r["BOARD_ID"] for r in warehouse(db)[table]} & {5, 7}
+    assert sim.request_log.counts["GET /rest/agile/1.0/board/{id}/configuration"] == len(boards)
     kanban = [b["ID"] for b in warehouse(db)["BOARD"] if b["TYPE"] == "kanban"]
     assert kanban, "the default data set has a kanban board"
     assert not {r["BOARD_ID"] for r in warehouse(db)["BOARD_SPRINT"]} & set(kanban)
@@ -106,3 +113,17 @@ def test_a_board_refused_on_one_sub_resource_keeps_its_rows(setup: Any) -> None:
         r for r in before["BOARD_PROJECT"] if r["BOARD_ID"] == board
     ]
     assert warehouse(db, ("BOARD", "SPRINT", "BOARD_ISSUE")) == truth(sim, ("BOARD", "SPRINT", "BOARD_ISSUE"))
+
+
+def test_kanban_boards_cost_no_sprint_call_and_shared_filters_are_fetched_once(setup: Any) -> None:
+    sim, flow, home, db = setup
+    sim.data.boards[2].filter_id = sim.data.boards[1].filter_id  # two boards on one saved filter
+    report = run_once(flow, home, overrides_for(sim, db))
+    assert report.exit_code == 0, report.bulletins
+    assert warehouse(db) == truth(sim)
+    boards = truth(sim)["BOARD"]
+    kanban = {b["ID"] for b in boards if b["TYPE"] == "kanban"}
+    sprint_paths = [e.path for e in sim.request_log.entries if e.endpoint.endswith("/sprint")]
+    assert sprint_paths and not [p for p in sprint_paths if int(p.split("/")[-2]) in kanban]
+    filter_calls = sim.request_log.counts["GET /rest/api/3/filter/{id}"]
+    assert filter_calls == len({b["FILTER_ID"] for b in boards}) < len(boards)

@@ -159,3 +159,46 @@ def test_state_clear_keeps_tables_and_the_next_run_converges(tmp_path: Path, jir
     assert report.exit_code == 0
     assert warehouse(db) == truth(jira_sim)
     assert sum(v for k, v in report.counters.items() if k.endswith((".inserted", ".updated", ".deleted"))) == 0
+
+
+def test_continuous_mode_keeps_the_mirror_exact_and_stops_cleanly_on_sigterm(tmp_path: Path, jira_sim: Any) -> None:
+    import yaml
+
+    db = tmp_path / "warehouse.db"
+    home = tmp_path / "home"
+    flow = fast_flow(tmp_path)
+    doc = yaml.safe_load(flow.read_text())
+    for processor in doc["processors"]:
+        if processor["name"] == "VerifyConnection":
+            processor["scheduling"]["run_schedule"] = "1 sec"  # a new run every second instead of every 10 mins
+    flow.write_text(yaml.safe_dump(doc, sort_keys=False))
+    overrides = {**overrides_for(jira_sim, db), "Merge Interval": "200 millis"}
+    token = overrides.pop("Jira API Token")
+    args = [sys.executable, "-m", "flowkit.cli", "run", str(flow), *_p(overrides)]
+    env = {"FLOWKIT_HOME": str(home), "JIRA_API_TOKEN": token, "PATH": "/usr/bin:/bin"}
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_until(lambda: warehouse(db) == truth(jira_sim), proc)
+        board = truth(jira_sim)["BOARD"][0]["ID"]
+        jira_sim.data.rename_board(board, "Renamed while running")
+        _wait_until(lambda: warehouse(db) == truth(jira_sim), proc)
+        assert run_cli(["state", "clear", str(flow)], home).returncode == 2  # refused while running
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert token not in out + err
+    assert run_cli(["state", "clear", str(flow)], home).returncode == 0  # the lock was released
+
+
+def _wait_until(condition: Any, proc: subprocess.Popen[str], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()[1]
+        try:
+            if condition():
+                return
+        except sqlite3.Error:
+            pass  # the warehouse is being created
+        time.sleep(0.1)
+    raise AssertionError("the condition did not become true in time")

@@ -91,3 +91,12 @@ def test_json_round_trip_keeps_everything() -> None:
         .with_failed_table("BOARD_ISSUE", "too big")
     )
     assert RunState.from_json(run.to_json()) == run
+
+
+def test_progress_is_one_readable_line() -> None:
+    run = _run(tables_for(("BOARD_PROJECT",))).with_listing("complete", [1, 2])
+    run = run.with_page(1, "BOARD", "b", 0, 1).with_settled(2, "BOARD", "skipped", "404")
+    line = run.progress()
+    assert "\n" not in line
+    assert "board list complete (2 boards: 1 listed, 1 skipped, 0 failed)" in line
+    assert "1 pending" in line

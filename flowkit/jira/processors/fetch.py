@@ -16,6 +16,7 @@ from flowkit.jira.client import JiraClient
 from flowkit.jira.errors import JiraAuthError, JiraBoardUnavailable, JiraError
 from flowkit.jira.processors.common import (
     BOARD_ID,
+    BOARD_TYPE,
     FILTER_JQL,
     INGESTION_STATE,
     JIRA_CLIENT,
@@ -118,7 +119,8 @@ class _FetchBoardTable(Processor):
 class FetchSprints(_FetchBoardTable):
     """Sprints of one board (GET /rest/agile/1.0/board/{id}/sprint) into SPRINT and BOARD_SPRINT.
 
-    A board that does not support sprints (HTTP 400, kanban) simply has none: not a warning.
+    A board that does not support sprints (HTTP 400, e.g. a team-managed board with sprints switched
+    off) simply has none: not a warning. Kanban boards are not even asked.
     """
 
     tables: ClassVar[RowMakers] = {
@@ -128,6 +130,8 @@ class FetchSprints(_FetchBoardTable):
     what = "sprints"
 
     def pages(self, client: JiraClient, board_id: int, attributes: Mapping[str, str]) -> Iterable[Sequence[Any]]:
+        if attributes.get(BOARD_TYPE) == "kanban":
+            return []  # kanban boards never have sprints: save the call Jira would answer with HTTP 400
         return client.iter_sprint_pages(board_id)
 
 

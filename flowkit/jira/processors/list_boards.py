@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -85,8 +86,9 @@ class ListBoards(Processor):
         complete = False
         try:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ListBoards") as pool:
+                filters = _FilterCache(client_service.client)
                 for page in client_service.client.iter_board_pages():
-                    enrich = functools.partial(_enrich, client_service.client, run)
+                    enrich = functools.partial(_enrich, client_service.client, filters, run)
                     enriched = list(pool.map(enrich, page))
                     for item in enriched:
                         board_id = int(item.board["id"])
@@ -163,7 +165,26 @@ class ListBoards(Processor):
         return flowfile
 
 
-def _enrich(client: JiraClient, run: RunState, board: Mapping[str, Any]) -> _Enriched:
+class _FilterCache:
+    """Saved filters by id for one listing: boards that share a filter cost one call, not one each."""
+
+    def __init__(self, client: JiraClient) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+        self._per_filter: dict[int, threading.Lock] = {}  # boards enriched at once wait for one call
+        self._filters: dict[int, dict[str, Any]] = {}
+
+    def get(self, filter_id: int, board_id: int) -> dict[str, Any]:
+        with self._lock:
+            one_filter = self._per_filter.setdefault(filter_id, threading.Lock())
+        with one_filter:
+            if filter_id not in self._filters:
+                # asked as this board's sub-resource: a filter not shared with us skips the board
+                self._filters[filter_id] = self._client.filter(filter_id, board_id=board_id)
+            return self._filters[filter_id]
+
+
+def _enrich(client: JiraClient, filters: _FilterCache, run: RunState, board: Mapping[str, Any]) -> _Enriched:
     """Configuration + saved filter of one board (runs on the enrichment pool; no session use here)."""
     board_id = int(board["id"])
     if run.is_settled(board_id, "BOARD"):
@@ -171,7 +192,7 @@ def _enrich(client: JiraClient, run: RunState, board: Mapping[str, Any]) -> _Enr
     try:
         configuration = client.board_configuration(board_id)
         filter_id = (configuration.get("filter") or {}).get("id")
-        saved_filter = client.filter(int(filter_id), board_id=board_id) if filter_id else None
+        saved_filter = filters.get(int(filter_id), board_id) if filter_id else None
     except JiraAuthError:
         raise
     except JiraBoardUnavailable as exc:

@@ -32,6 +32,7 @@ class VerifyConnection(Processor):
         if current is not None and current.phase != "done" and state.run_is_active_here(current.run_id):
             context.yield_()
             return
+        requests_before = client_service.client.request_count
         try:
             me = client_service.client.myself()
         except JiraAuthError as exc:
@@ -43,7 +44,7 @@ class VerifyConnection(Processor):
             context.yield_()
             return
         run, resumed = started
-        client_service.run_start_requests = client_service.client.request_count - 1  # count /myself too
+        client_service.run_start_requests = requests_before  # the run's request count includes /myself
         context.logger.info(
             "%s run %s (site time zone %s, tables %s)",
             "resuming" if resumed else "starting",

@@ -1,0 +1,107 @@
+"""StandardJiraIngestionStateService on a real SQLite state store."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flowkit.engine import ConfigurationContext, StateManager, StateService
+from flowkit.engine.context import _Properties
+from flowkit.jira.run_state import RunState
+from flowkit.jira.state_service import PROGRESS_KEY, RUN_KEY, StandardJiraIngestionStateService
+
+FLOW = "atlassian-jira-cloud-agile"
+NAME = "Ingestion State"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[StateService]:
+    service = StateService(tmp_path)
+    yield service
+    service.close()
+
+
+def _enabled(store: StateService) -> StandardJiraIngestionStateService:
+    """A service as the engine enables it: bound to its own component state."""
+    service = StandardJiraIngestionStateService()
+    manager = StateManager(store, FLOW, NAME)
+    context = ConfigurationContext(
+        NAME, FLOW, _Properties(NAME, {}, _no_services), logging.getLogger("t"), manager, Path()
+    )
+    service.on_enabled(context)
+    return service
+
+
+def _no_services(name: str) -> StandardJiraIngestionStateService:
+    raise KeyError(name)
+
+
+def test_a_new_run_records_its_tables_and_a_busy_process_does_not_start_another(store: StateService) -> None:
+    service = _enabled(store)
+    started = service.begin_run(("SPRINT",))
+    assert started is not None
+    run, resumed = started
+    assert not resumed and run.tables == ("BOARD", "BOARD_SPRINT", "SPRINT")
+    assert service.begin_run(("SPRINT",)) is None  # still busy with that run in this process
+    stored = StateManager(store, FLOW, NAME).get()
+    assert RunState.from_json(stored.get(RUN_KEY) or "") == run
+    assert "fetching" in (stored.get(PROGRESS_KEY) or "")
+
+
+def test_an_unfinished_run_is_resumed_by_the_next_process_with_its_original_tables(store: StateService) -> None:
+    first = _enabled(store)
+    started = first.begin_run(("BOARD_ISSUE",))
+    assert started is not None
+    run = started[0]
+    first.update(run.run_id, lambda r: r.with_listing("complete", [1, 2]))
+    # the process dies; a new one starts with other tables enabled
+    second = _enabled(store)
+    resumed = second.begin_run(("SPRINT",))
+    assert resumed is not None
+    again, was_resumed = resumed
+    assert was_resumed and again.run_id == run.run_id
+    assert again.tables == ("BOARD", "BOARD_ISSUE") and again.listed == (1, 2)
+
+
+def test_a_finished_run_is_followed_by_a_new_one(store: StateService) -> None:
+    service = _enabled(store)
+    started = service.begin_run(())
+    assert started is not None
+    run = started[0]
+    done = service.update(run.run_id, lambda r: r.with_listing("complete", []).with_merged("BOARD"))
+    assert done is not None and done.phase == "done"
+    following = service.begin_run(())
+    assert following is not None and following[0].run_id != run.run_id and not following[1]
+
+
+def test_updates_retry_when_another_writer_moved_the_version(store: StateService) -> None:
+    service = _enabled(store)
+    started = service.begin_run(("BOARD_PROJECT",))
+    assert started is not None
+    run_id = started[0].run_id
+    other = StateManager(store, FLOW, NAME)
+    calls = 0
+
+    def change(run: RunState) -> RunState:
+        nonlocal calls
+        calls += 1
+        if calls == 1:  # another writer sneaks in between our read and our compare-and-set
+            seen = other.get()
+            sneaky = RunState.from_json(seen.get(RUN_KEY) or "").with_page(9, "BOARD", "x", 0, 1)
+            assert other.replace(seen, {**seen.data, RUN_KEY: sneaky.to_json()})
+        return run.with_page(1, "BOARD", "y", 0, 1)
+
+    result = service.update(run_id, change)
+    assert calls == 2  # the first compare-and-set failed and was retried on fresh state
+    assert result is not None and result.is_settled(9, "BOARD") and result.is_settled(1, "BOARD")
+
+
+def test_updates_for_a_run_that_is_gone_are_dropped(store: StateService) -> None:
+    service = _enabled(store)
+    started = service.begin_run(())
+    assert started is not None
+    StateManager(store, FLOW, NAME).clear()  # `flowkit state clear`
+    assert service.update(started[0].run_id, lambda r: r.with_listing("complete", [])) is None
