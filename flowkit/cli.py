@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
 
 import click
+from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from flowkit.engine import (
     ConfigurationError,
@@ -28,6 +31,7 @@ from flowkit.engine import (
     parse_override,
     run_flow,
     show_state,
+    state_document,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -105,7 +109,8 @@ def run(flow: Path, once: bool, overrides: tuple[str, ...], parameters_file: Pat
     """Run a flow until SIGINT/SIGTERM, or one full pass with --once.
 
     Exit codes: 0 success, 1 the run completed with errors (ERROR bulletins) or was
-    interrupted during --once, 2 configuration or usage error (nothing ran).
+    interrupted during --once, 2 configuration or usage error (one line on stderr), or the
+    flow is already running.
 
     \b
     Example:
@@ -115,13 +120,15 @@ def run(flow: Path, once: bool, overrides: tuple[str, ...], parameters_file: Pat
     with _one_line_errors():
         loaded = _load(flow, overrides, parameters_file)
         stop = threading.Event()
+
+        def announce() -> None:  # once running: a refused start stays a one-line error on stderr
+            click.echo(
+                f"flowkit: running flow '{loaded.flow_id}' (pid {os.getpid()}); Ctrl+C or SIGTERM stops it",
+                err=True,
+            )
+
         with _stop_on_signals(stop):
-            if not once:
-                click.echo(
-                    f"flowkit: running flow '{loaded.flow_id}' (pid {os.getpid()}); Ctrl+C or SIGTERM stops it",
-                    err=True,
-                )
-            report = run_flow(loaded, once=once, home=flowkit_home(), stop=stop)
+            report = run_flow(loaded, once=once, home=flowkit_home(), stop=stop, on_started=None if once else announce)
     print_summary(report)
     raise click.exceptions.Exit(report.exit_code)
 
@@ -158,30 +165,71 @@ def state() -> None:
 
 @state.command("show")
 @click.argument("flow", type=click.Path(path_type=Path), required=False)
-def state_show(flow: Path | None) -> None:
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the full state as one JSON document (values holding JSON objects/arrays decoded).",
+)
+def state_show(flow: Path | None, as_json: bool) -> None:
     """Print the stored state of one flow (or of every flow).
+
+    The table shows each value on one line, long values cut to their first characters and
+    their length; --json prints everything, for jq.
 
     \b
     Example:
         flowkit state show flows/example.yaml
         flowkit state show
+        flowkit state show flows/jira_agile.yaml --json | jq '.[].flow.data.run.phase'
     """
     with _one_line_errors():
         flow_id = flow_id_of(flow) if flow else None
+        if as_json:
+            click.echo(json.dumps(state_document(flowkit_home(), flow_id), indent=2, ensure_ascii=False))
+            return
         flows = show_state(flowkit_home(), flow_id)
     if not flows:
         click.echo(f"no state stored for {f'flow {flow_id!r}' if flow_id else 'any flow'} in {flowkit_home()}")
         return
-    table = Table(title=f"state in {flowkit_home()}")
-    for column in ("flow id", "component", "scope", "version", "key", "value"):
-        table.add_column(column, overflow="fold")
+    console = Console()
     for each_flow, maps in flows.items():
-        for entry in maps:
-            items = sorted(entry["data"].items()) or [("", "")]
-            for key, value in items:
-                component = entry["component"] or "(flow)"
-                table.add_row(each_flow, component, entry["scope"], str(entry["version"]), key, value)
-    Console().print(table)
+        console.print(_state_table(each_flow, maps, console.width))
+
+
+VALUE_WIDTH = (30, 76)  # the value column of `state show`: at least 30 characters, at most about 60 + its length
+STATE_COLUMNS = ("component", "version", "key", "value")
+
+
+def _state_table(flow_id: str, maps: Sequence[Mapping[str, Any]], width: int) -> Table:
+    """One flow's state, one line per key; values are cut to the width the other columns leave."""
+    rows: list[tuple[str, str, str, str]] = []
+    for entry in maps:
+        component = entry["component"] or "(flow)"
+        for key, value in sorted(entry["data"].items()) or [("", "")]:
+            rows.append((component, str(entry["version"]), key, value))
+    others = sum(max(len(header), *(len(row[i]) for row in rows)) for i, header in enumerate(STATE_COLUMNS[:3]))
+    separators = 3 * (len(STATE_COLUMNS) - 1)  # with SIMPLE_HEAD, no edge: one space of padding each side
+    budget = max(VALUE_WIDTH[0], min(VALUE_WIDTH[1], width - others - separators))
+    table = Table(
+        title=f"state of flow '{flow_id}'", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False
+    )
+    table.add_column("component", overflow="fold")
+    table.add_column("version", justify="right")
+    table.add_column("key", overflow="fold")
+    table.add_column("value", no_wrap=True, overflow="ellipsis")
+    for component, version, key, value in rows:
+        table.add_row(Text(component), version, Text(key), Text(one_line(value, budget)))
+    return table
+
+
+def one_line(value: str, width: int) -> str:
+    """`value` on one line (whitespace runs collapsed), at most `width` characters: cut ones end in their length."""
+    flat = " ".join(value.split())
+    if len(flat) <= width:
+        return flat
+    suffix = f"… ({len(value)} chars)"
+    return flat[: max(1, width - len(suffix))] + suffix
 
 
 @state.command("clear")
@@ -250,7 +298,7 @@ def print_summary(report: RunReport, console: Console | None = None) -> None:
             table.add_column(column, overflow="fold")
         for bulletin in report.bulletins:
             style = "red" if bulletin.level == "ERROR" else "yellow"
-            table.add_row(f"[{style}]{bulletin.level}[/]", bulletin.component, bulletin.message)
+            table.add_row(Text(bulletin.level, style=style), Text(bulletin.component), Text(bulletin.message))
         console.print(table)
     outcome = "interrupted" if report.interrupted else ("FAILED" if report.failed else "succeeded")
     console.print(f"flow '{report.flow_id}' {outcome} in {report.duration_s:.2f} s (exit code {report.exit_code})")

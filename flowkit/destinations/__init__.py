@@ -7,6 +7,7 @@ of flowkit, so the engine and the Jira flow can wrap it in controller services.
 from flowkit.destinations.base import (
     Destination,
     DestinationError,
+    JournalBatch,
     MergePlan,
     MergeResult,
     OversizedValueError,
@@ -49,6 +50,7 @@ __all__ = [
     "Column",
     "Destination",
     "DestinationError",
+    "JournalBatch",
     "MergePlan",
     "MergeResult",
     "OversizedValueError",

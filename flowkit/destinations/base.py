@@ -27,6 +27,17 @@ class OversizedValueError(DestinationError):
 
 
 @dataclass(frozen=True)
+class JournalBatch:
+    """Rows fetched for one board (`scope`) in one fetch `attempt` of a run, bound for one table's journal."""
+
+    table: str
+    run_id: str
+    scope: int
+    attempt: str
+    rows: Sequence[Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
 class MergePlan:
     """What a merge applies.
 
@@ -103,6 +114,10 @@ class Destination(Protocol):
         self, table: str, run_id: str, scope: int, attempt: str, rows: Sequence[Mapping[str, Any]]
     ) -> None:
         """Append rows (row format of architecture.md section 2) to the table's journal, atomically."""
+        ...
+
+    def append_journal_many(self, batches: Sequence[JournalBatch]) -> None:
+        """Append several batches, possibly to several journals, in one transaction: all or none."""
         ...
 
     def merge(self, table: str, plan: MergePlan) -> MergeResult:

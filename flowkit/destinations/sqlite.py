@@ -25,7 +25,7 @@ from typing import Any
 
 import sqlite_utils
 
-from flowkit.destinations.base import DestinationError, MergePlan, MergeResult
+from flowkit.destinations.base import DestinationError, JournalBatch, MergePlan, MergeResult
 from flowkit.destinations.rows import format_timestamp, from_sqlite, make_sqlite_encoder
 from flowkit.destinations.schema import HASH, INSERTED_AT, TABLES, UPDATED_AT, TableSpec, merge_order
 
@@ -388,29 +388,37 @@ class SQLiteDestination:
         """Append rows to ``<TABLE>_JOURNAL`` in one transaction. Rows are validated, converted to
         SQLite form and hashed before the lock is taken. Apply the oversized-value strategy
         (``rows.apply_oversized_strategy``) before calling this."""
-        spec = self._spec(table)
-        if not rows:
+        self.append_journal_many([JournalBatch(table, run_id, scope, attempt, rows)])
+
+    def append_journal_many(self, batches: Sequence[JournalBatch]) -> None:
+        """Append several batches in one transaction (one commit, one fsync, for a whole PutJournal trigger)."""
+        statements = [self._encode_batch(batch) for batch in batches if batch.rows]
+        if not statements:
             return
-        enc = self._encoder(spec)
-        prefix = (str(run_id), int(scope), str(attempt))
-        data = [prefix + enc(row) for row in rows]
-        key_idx = [spec.column_names.index(k) + 3 for k in spec.primary_key]
-        for rec in data:
-            if any(rec[i] is None for i in key_idx):
-                raise DestinationError(f"{spec.name}: a journal row has a NULL primary key column")
-        sql = journal_insert_sql(spec)
         with self._lock:
             conn = self.conn
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    conn.executemany(sql, data)
+                    for sql, data in statements:
+                        conn.executemany(sql, data)
                     conn.execute("COMMIT")
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise
             except sqlite3.Error as exc:
-                raise DestinationError(f"cannot append to {spec.journal_name} in {self.path}: {exc}") from exc
+                raise DestinationError(f"cannot append to the journal in {self.path}: {exc}") from exc
+
+    def _encode_batch(self, batch: JournalBatch) -> tuple[str, list[tuple[Any, ...]]]:
+        spec = self._spec(batch.table)
+        enc = self._encoder(spec)
+        prefix = (str(batch.run_id), int(batch.scope), str(batch.attempt))
+        data = [prefix + enc(row) for row in batch.rows]
+        key_idx = [spec.column_names.index(k) + 3 for k in spec.primary_key]
+        for rec in data:
+            if any(rec[i] is None for i in key_idx):
+                raise DestinationError(f"{spec.name}: a journal row has a NULL primary key column")
+        return journal_insert_sql(spec), data
 
     def merge(self, table: str, plan: MergePlan) -> MergeResult:
         """Apply the plan to one table in one transaction (rules: architecture.md section 2 and

@@ -10,7 +10,7 @@ Example:
 """
 
 from flowkit.engine import validators
-from flowkit.engine.admin import clear_state, show_state
+from flowkit.engine.admin import clear_state, show_state, state_document
 from flowkit.engine.components import (
     ControllerService,
     Processor,
@@ -68,5 +68,6 @@ __all__ = [
     "run_flow",
     "show_state",
     "slugify",
+    "state_document",
     "validators",
 ]

@@ -9,7 +9,7 @@ from typing import Any
 
 from flowkit.engine.errors import FlowRunningError
 from flowkit.engine.locking import LOCKS_DIR, RunLock
-from flowkit.engine.state import STATE_DB, StateService
+from flowkit.engine.state import STATE_DB, Scope, StateService
 
 
 def show_state(home: Path, flow_id: str | None = None) -> dict[str, list[dict[str, Any]]]:
@@ -35,6 +35,38 @@ def show_state(home: Path, flow_id: str | None = None) -> dict[str, list[dict[st
             }
         )
     return result
+
+
+def state_document(home: Path, flow_id: str | None = None) -> dict[str, dict[str, Any]]:
+    """Stored state as one JSON-ready document (``flowkit state show --json``), keyed for ``jq``.
+
+    ``{flow_id: {"flow": {"version": 3, "data": {...}} or None, "components": {name: {"version", "data"}}}}``.
+    A value that is itself a JSON object or array is decoded; every other value stays the stored string.
+    """
+    document: dict[str, dict[str, Any]] = {}
+    for each_flow, maps in show_state(home, flow_id).items():
+        entry: dict[str, Any] = {"flow": None, "components": {}}
+        for stored in maps:
+            decoded = {
+                "version": stored["version"],
+                "data": {key: _decoded(value) for key, value in sorted(stored["data"].items())},
+            }
+            if stored["scope"] == Scope.FLOW.value:
+                entry["flow"] = decoded
+            else:
+                entry["components"][stored["component"]] = decoded
+        document[each_flow] = entry
+    return document
+
+
+def _decoded(value: str) -> Any:
+    """`value` parsed if it is a JSON object or array, else `value` itself ("42" stays a string)."""
+    if not value.lstrip().startswith(("{", "[")):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
 
 
 def clear_state(home: Path, flow_id: str | None = None) -> int:

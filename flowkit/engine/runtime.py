@@ -184,24 +184,32 @@ class FlowRuntime:
         return True
 
     def shutdown(self) -> None:
-        """Wait for running triggers, call on_stopped, disable services in reverse order."""
+        """Wait for running triggers, call on_stopped, disable services in reverse order.
+
+        Every stop hook runs even if an earlier one failed. A `ConfigurationError` from one becomes
+        the run's fatal error (unless there already is one); any other exception is a WARNING.
+        """
         self.stop.set()
         self._executor.shutdown(wait=True)
         for node in self.nodes.values():
             if node.scheduled:
                 node.scheduled = False
-                try:
-                    node.processor.on_stopped(ProcessContext(node, self))
-                except Exception as exc:  # NiFi logs and ignores errors while stopping
-                    node.logger.warning("on_stopped failed: %s: %s", type(exc).__name__, exc)
-        for name in reversed(self._enabled):
-            try:
-                self._services[name].on_disabled()
-            except Exception as exc:
-                component_logger(self.flow.flow_id, name, self.board).warning(
-                    "on_disabled failed: %s: %s", type(exc).__name__, exc
+                self._stop_hook(
+                    node.logger, "on_stopped", partial(node.processor.on_stopped, ProcessContext(node, self))
                 )
+        for name in reversed(self._enabled):
+            logger = component_logger(self.flow.flow_id, name, self.board)
+            self._stop_hook(logger, "on_disabled", self._services[name].on_disabled)
         self._enabled.clear()
+
+    def _stop_hook(self, logger: logging.Logger, hook: str, call: Callable[[], None]) -> None:
+        try:
+            call()
+        except ConfigurationError as exc:
+            self.fail(exc)
+        except Exception as exc:  # NiFi logs and ignores errors while stopping
+            logger.warning("%s failed: %s: %s", hook, type(exc).__name__, exc)
+            logger.debug("%s traceback", hook, exc_info=True)
 
     def service(self, name: str) -> ControllerService:
         """The enabled service called `name`."""

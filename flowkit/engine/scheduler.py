@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from flowkit.engine.flow import Flow
@@ -25,7 +26,14 @@ from flowkit.engine.state import StateService
 MAX_IDLE_WAIT_S = 0.05  # upper bound on how long the scheduler sleeps before re-checking stop/penalties
 
 
-def run_flow(flow: Flow, *, once: bool, home: Path, stop: threading.Event | None = None) -> RunReport:
+def run_flow(
+    flow: Flow,
+    *,
+    once: bool,
+    home: Path,
+    stop: threading.Event | None = None,
+    on_started: Callable[[], None] | None = None,
+) -> RunReport:
     """Run a loaded flow until it is done (``once``) or `stop` is set.
 
     Args:
@@ -33,6 +41,8 @@ def run_flow(flow: Flow, *, once: bool, home: Path, stop: threading.Event | None
         once: run every source once, drain every queue, run the final pass, then return.
         home: ``$FLOWKIT_HOME`` (state database and run locks).
         stop: set it (e.g. from a signal handler) for a graceful stop.
+        on_started: called once the run lock is held, services are enabled and every processor is
+            scheduled (the CLI prints its "running flow" line then, so a refused start is one line).
 
     Raises:
         FlowRunningError: another run of this flow holds the run lock.
@@ -47,6 +57,8 @@ def run_flow(flow: Flow, *, once: bool, home: Path, stop: threading.Event | None
             finished = False
             try:
                 if runtime.start():
+                    if on_started is not None:
+                        on_started()
                     finished = _run_once(runtime) if once else _run_continuously(runtime)
             finally:
                 runtime.shutdown()

@@ -170,6 +170,7 @@ class WarehouseDestinationService(ControllerService):
         self._lock = threading.Lock()
         self._path: Path | None = None
         self._destination: Destination | None = None
+        self._ensured: frozenset[str] = frozenset()
         self.oversized_strategy = "Fail Table"
 
     def on_enabled(self, context: ConfigurationContext) -> None:
@@ -186,6 +187,16 @@ class WarehouseDestinationService(ControllerService):
             if self._destination is not None:
                 self._destination.close()
             self._destination = None
+            self._ensured = frozenset()
+
+    def ensure_tables(self, tables: tuple[str, ...]) -> Destination:
+        """The destination with `tables` (and their journals) created; checked once per table per run."""
+        destination = self.destination
+        if not self._ensured.issuperset(tables):
+            with self._lock:
+                destination.ensure_tables(tables)
+                self._ensured = self._ensured | frozenset(tables)
+        return destination
 
     @property
     def destination(self) -> Destination:

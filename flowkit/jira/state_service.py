@@ -30,19 +30,30 @@ class StandardJiraIngestionStateService(ControllerService):
         self._lock = threading.Lock()  # serialises our own writers; CAS still guards against others
         self._context: ConfigurationContext | None = None
         self._active_run: str | None = None  # the run this process started or resumed
+        # The last state read or written, decoded. Every processor asks for the run many times per
+        # board; re-reading and decoding the whole JSON each time made a run quadratic in boards.
+        # While the flow runs this process holds the run lock, so it is the only writer; a failed
+        # compare-and-set (someone wrote anyway) drops the cache and re-reads.
+        self._cache: tuple[StateMap, RunState | None] | None = None
 
     def on_enabled(self, context: ConfigurationContext) -> None:
         self._context = context
         self._active_run = None
+        self._cache = None
 
     def on_disabled(self) -> None:
         self._context = None
         self._active_run = None
+        self._cache = None
 
     # ---- reading --------------------------------------------------------------------------------
 
     def current(self) -> RunState | None:
-        return _decode(self._read())
+        cached = self._cache  # one atomic read: readers need not wait for a writer's fsync
+        if cached is not None:
+            return cached[1]
+        with self._lock:
+            return self._snapshot()[1]
 
     def run_is_active_here(self, run_id: str) -> bool:
         return self._active_run == run_id
@@ -56,8 +67,8 @@ class StandardJiraIngestionStateService(ControllerService):
         next scheduled trigger must not start an overlapping one).
         """
         with self._lock:
-            stored = self._read()
-            run = _decode(stored)
+            self._cache = None  # a new run starts from what is really stored
+            stored, run = self._snapshot()
             if run is not None and run.phase != "done":
                 if self._active_run == run.run_id:
                     return None
@@ -70,7 +81,7 @@ class StandardJiraIngestionStateService(ControllerService):
                 tables=tables_for(enabled),
             )
             data = {**stored.data, RUN_KEY: new.to_json(), PROGRESS_KEY: new.progress()}
-            if not self._manager().replace(stored, data):
+            if not self._replace(stored, data, new):
                 raise RuntimeError("ingestion state changed while starting a run; another process is writing it")
             self._active_run = new.run_id
             return new, False
@@ -83,8 +94,7 @@ class StandardJiraIngestionStateService(ControllerService):
         """
         for _ in range(_MAX_CAS_TRIES):
             with self._lock:
-                stored = self._read()
-                run = _decode(stored)
+                stored, run = self._snapshot()
                 if run is None or run.run_id != run_id:
                     return None
                 new = change(run)
@@ -93,7 +103,7 @@ class StandardJiraIngestionStateService(ControllerService):
                 data = {**stored.data, RUN_KEY: new.to_json(), PROGRESS_KEY: new.progress()}
                 if new.phase == "done":
                     data[LAST_RUN_KEY] = run_id
-                if self._manager().replace(stored, data):
+                if self._replace(stored, data, new):
                     return new
         raise RuntimeError(f"ingestion state kept changing under run {run_id}; giving up after {_MAX_CAS_TRIES} tries")
 
@@ -104,9 +114,22 @@ class StandardJiraIngestionStateService(ControllerService):
             raise RuntimeError("StandardJiraIngestionStateService is not enabled")
         return self._context.state
 
-    def _read(self) -> StateMap:
-        state: StateMap = self._manager().get()
-        return state
+    def _snapshot(self) -> tuple[StateMap, RunState | None]:
+        """The cached (state, run), read from the store when there is none. Call with the lock held."""
+        if self._cache is None:
+            stored: StateMap = self._manager().get()
+            self._cache = (stored, _decode(stored))
+        return self._cache
+
+    def _replace(self, stored: StateMap, data: dict[str, str], run: RunState) -> bool:
+        """Compare-and-set; on success the cache holds what was written, on conflict it is dropped."""
+        if not self._manager().replace(stored, data):
+            self._cache = None
+            return False
+        # The engine bumps the version by one per write; if that ever changes, the next
+        # compare-and-set fails, the cache is dropped and the state re-read: slower, never wrong.
+        self._cache = (StateMap((stored.version or 0) + 1, data), run)
+        return True
 
 
 def _decode(state: StateMap) -> RunState | None:

@@ -13,7 +13,12 @@ from flowkit.simulator.simulator import JiraSimulator
 
 @click.group(name="simulator")
 def simulator() -> None:
-    """Local simulators of external systems (demos, tests, benchmarks)."""
+    """Local simulators of external systems (demos, tests, benchmarks).
+
+    \b
+    Example:
+        flowkit simulator jira --port 8080 --boards 20 --issues-per-board 500
+    """
 
 
 @simulator.command(name="jira")
@@ -41,7 +46,13 @@ def jira(
     page_cap: int,
     oversized_value: bool,
 ) -> None:
-    """Serve a simulated Jira Cloud site on 127.0.0.1; prints its URL and credentials."""
+    """Serve a simulated Jira Cloud site on 127.0.0.1; prints its URL and credentials.
+
+    \b
+    Example:
+        flowkit simulator jira --port 0 --boards 20 --issues-per-board 500 --latency-ms 20
+        flowkit simulator jira --rate-limit 10 --burst 5
+    """
     sim = JiraSimulator(
         seed=seed,
         boards=boards,

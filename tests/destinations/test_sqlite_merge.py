@@ -11,7 +11,14 @@ from typing import Any
 
 import pytest
 
-from flowkit.destinations import Destination, DestinationError, MergePlan, MergeResult, SQLiteDestination
+from flowkit.destinations import (
+    Destination,
+    DestinationError,
+    JournalBatch,
+    MergePlan,
+    MergeResult,
+    SQLiteDestination,
+)
 from flowkit.destinations.rows import row_hash
 from flowkit.destinations.schema import TABLES
 
@@ -139,6 +146,23 @@ def test_append_refuses_bad_rows(dest: SQLiteDestination) -> None:
     with pytest.raises(DestinationError, match="NULL primary key"):
         dest.append_journal("BOARD_ISSUE", "r", 1, "a", [{"BOARD_ID": 1, "ISSUE_KEY": "x"}])
     assert dest.journal_counts()["BOARD_ISSUE"] == 0
+
+
+def test_append_many_writes_every_batch_or_none(dest: SQLiteDestination) -> None:
+    good = [
+        JournalBatch("BOARD", "r", 1, "a", [board(1)]),
+        JournalBatch("BOARD_ISSUE", "r", 1, "b", issues(1, range(3))),
+        JournalBatch("BOARD_ISSUE", "r", 2, "c", []),
+    ]
+    dest.append_journal_many(good)
+    assert dest.journal_counts()["BOARD"] == 1 and dest.journal_counts()["BOARD_ISSUE"] == 3
+    bad = [
+        JournalBatch("BOARD_ISSUE", "r", 3, "d", issues(3, range(2))),
+        JournalBatch("BOARD_ISSUE", "r", 4, "e", [{}]),
+    ]
+    with pytest.raises(DestinationError, match="NULL primary key"):
+        dest.append_journal_many(bad)
+    assert dest.journal_counts()["BOARD_ISSUE"] == 3  # the good batch before the bad one was not written either
 
 
 # --------------------------------------------------------------------------- merge basics

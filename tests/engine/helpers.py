@@ -114,6 +114,18 @@ class TickSource(Processor):
 
 
 @register
+class YieldingSource(Processor):
+    """A source that records each trigger in SEEN[name] and yields (as if its remote system were down)."""
+
+    relationships = (SUCCESS,)
+
+    def on_trigger(self, context: ProcessContext, session: ProcessSession) -> None:
+        SEEN[context.name].append(time.monotonic())
+        session.adjust_counter("attempts", 1)  # did_work: no 10 ms "bored" yield, only the explicit one
+        context.yield_()
+
+
+@register
 class ConflictingWriter(Processor):
     """Stages session state, then (first time only) writes the same state directly: a CAS conflict."""
 
@@ -153,9 +165,11 @@ class FinalPassRecorder(Processor):
 
 @register
 class ConfigFailure(Processor):
-    """Raises ConfigurationError from the hook named by `Hook`."""
+    """Raises ConfigurationError from the hook named by `Hook` (`none`: a source of one FlowFile per trigger)."""
 
-    HOOK = PropertyDescriptor("Hook", default="on_trigger", allowable_values=("on_scheduled", "on_trigger"))
+    HOOK = PropertyDescriptor(
+        "Hook", default="on_trigger", allowable_values=("on_scheduled", "on_trigger", "on_stopped", "none")
+    )
     properties = (HOOK,)
     relationships = (SUCCESS,)
 
@@ -164,10 +178,30 @@ class ConfigFailure(Processor):
             raise ConfigurationError("parameter 'Jira API Token': credentials refused")
 
     def on_trigger(self, context: ProcessContext, session: ProcessSession) -> None:
-        raise ConfigurationError("parameter 'Jira API Token': credentials refused")
+        if context.property(self.HOOK).value == "on_trigger":
+            raise ConfigurationError("parameter 'Jira API Token': credentials refused")
+        session.transfer(session.create(), SUCCESS)
 
     def on_stopped(self, context: ProcessContext) -> None:
         EVENTS.append(f"stopped {context.name}")
+        if context.property(self.HOOK).value == "on_stopped":
+            raise ConfigurationError("parameter 'Jira API Token': credentials refused while flushing")
+
+
+@register
+class StopFailure(Processor):
+    """Passes FlowFiles on; its on_stopped raises a RuntimeError (a WARNING, not a failed run)."""
+
+    relationships = (SUCCESS,)
+    input_required = True
+
+    def on_trigger(self, context: ProcessContext, session: ProcessSession) -> None:
+        for flowfile in session.get_batch(100):
+            session.transfer(flowfile, SUCCESS)
+
+    def on_stopped(self, context: ProcessContext) -> None:
+        EVENTS.append(f"stopped {context.name}")
+        raise RuntimeError("disk went away")
 
 
 @register

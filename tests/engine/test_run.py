@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from pathlib import Path
@@ -258,3 +259,74 @@ def test_configuration_error_from_processor_hooks_stops_the_run(tmp_path: Path, 
         run_once(tmp_path, CONFIG_FAILURE.replace("HOOK", hook), home)
     if hook == "on_trigger":
         assert EVENTS == ["stopped Check"]  # stopped gracefully
+
+
+STOP_HOOKS = """\
+flowkit: 1
+process_group: {name: Stop Hooks}
+controller_services:
+  - {name: base, type: Store}
+processors:
+  - {name: Check, type: ConfigFailure, properties: {Hook: HOOK}}
+  - {name: After, type: StopFailure, auto_terminate: [success]}
+  - {name: Use, type: UseStore, properties: {Store: base}, auto_terminate: [success]}
+connections:
+  - {source: Check, relationships: [success], destination: After}
+"""
+
+
+def test_configuration_error_from_on_stopped_fails_the_run_after_every_stop_hook(tmp_path: Path, home: Path) -> None:
+    with pytest.raises(ConfigurationError, match=r"^parameter 'Jira API Token': credentials refused while flushing$"):
+        run_once(tmp_path, STOP_HOOKS.replace("HOOK", "on_stopped"), home)
+    assert EVENTS == ["enable base", "stopped Check", "stopped After", "disable"]  # the rest still stopped
+    RunLock(home, "stop-hooks").acquire()  # released
+
+
+def test_other_errors_from_on_stopped_are_warnings(tmp_path: Path, home: Path) -> None:
+    report = run_once(tmp_path, STOP_HOOKS.replace("HOOK", "none"), home)
+    assert EVENTS == ["enable base", "stopped Check", "stopped After", "disable"]
+    assert [(b.level, b.component, b.message) for b in report.bulletins] == [
+        ("WARNING", "After", "on_stopped failed: RuntimeError: disk went away")
+    ]
+    assert report.exit_code == 0
+
+
+def test_once_run_stopped_early_is_interrupted_and_fails(tmp_path: Path, home: Path) -> None:
+    flow = load_flow(write_flow(tmp_path, BACK_PRESSURE), env={})
+    stop = threading.Event()
+    reports: list[RunReport] = []
+    thread = threading.Thread(target=lambda: reports.append(run_flow(flow, once=True, home=home, stop=stop)))
+    thread.start()
+    wait_until(lambda: len(SEEN["Tick"]) == 1)  # the Gate now holds the only FlowFile
+    stop.set()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert reports[0].interrupted and reports[0].failed and reports[0].exit_code == 1
+
+
+TIMED = """\
+flowkit: 1
+process_group: {name: Timed}
+processors:
+  - {name: Tick, type: TickSource, scheduling: {run_schedule: 100 millis}}
+  - {name: Down, type: YieldingSource, scheduling: {yield_duration: 200 millis}, auto_terminate: [success]}
+  - {name: Sink, type: RecordFlowFiles, auto_terminate: [success]}
+connections:
+  - {source: Tick, relationships: [success], destination: Sink}
+"""
+
+
+def test_run_schedule_and_yield_space_out_triggers(tmp_path: Path, home: Path) -> None:
+    thread, stop, reports = run_in_thread(tmp_path, TIMED, home)
+    try:
+        time.sleep(0.65)
+    finally:
+        stop.set()
+        thread.join(10)
+    ticks, attempts = SEEN["Tick"], SEEN["Down"]
+    assert 4 <= len(ticks) <= 8, ticks  # every 100 ms, not as fast as possible
+    assert min(b - a for a, b in itertools.pairwise(ticks)) >= 0.09
+    assert 2 <= len(attempts) <= 4, attempts  # yielded 200 ms after each trigger (run schedule 0)
+    assert min(b - a for a, b in itertools.pairwise(attempts)) >= 0.19
+    assert len(SEEN["Sink"]) == len(ticks) or len(SEEN["Sink"]) == len(ticks) - 1  # the last may be in flight
+    assert reports[0].exit_code == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -42,13 +43,13 @@ def validate(tmp_path: Path, text: str, *args: str) -> tuple[int, str]:
 
 
 def assert_one_line_error(tmp_path: Path, text: str, expected: str, *args: str) -> str:
+    """`flowkit validate` exits 2 printing exactly ``flowkit: error: <expected>`` (``{flow}``: the flow's path)."""
     code, output = validate(tmp_path, text, *args)
     assert code == 2, output
-    lines = output.strip().splitlines()
-    assert len(lines) == 1, output
-    assert lines[0].startswith("flowkit: error: "), output
-    assert expected in lines[0], output
-    return lines[0]
+    assert output.endswith("\n") and output.count("\n") == 1, output  # one line, nothing on stdout
+    line = output.rstrip("\n")
+    assert line == "flowkit: error: " + expected.replace("{flow}", str(tmp_path / "flow.yaml")), output
+    return line
 
 
 def test_valid_flow_passes(tmp_path: Path) -> None:
@@ -58,21 +59,27 @@ def test_valid_flow_passes(tmp_path: Path) -> None:
 
 
 def test_malformed_yaml(tmp_path: Path) -> None:
-    assert_one_line_error(tmp_path, "flowkit: 1\nprocessors: [unclosed\n", "flow.yaml: malformed YAML at line")
+    assert_one_line_error(
+        tmp_path,
+        "flowkit: 1\nprocessors: [unclosed\n",
+        "{flow}: malformed YAML at line 3, column 1: expected ',' or ']', but got '<stream end>'",
+    )
 
 
 def test_unknown_top_level_key(tmp_path: Path) -> None:
-    assert_one_line_error(tmp_path, HEADER + VALID_BODY + "extra: 1\n", "flow.yaml: extra: unknown key")
+    assert_one_line_error(tmp_path, HEADER + VALID_BODY + "extra: 1\n", "{flow}: extra: unknown key")
 
 
 def test_unknown_processor_type(tmp_path: Path) -> None:
     text = HEADER + VALID_BODY.replace("type: LogAttribute", "type: NoSuchProcessor")
-    assert_one_line_error(tmp_path, text, "processors[1] 'Log': unknown processor type 'NoSuchProcessor'")
+    assert_one_line_error(tmp_path, text, "{flow}: processors[1] 'Log': unknown processor type 'NoSuchProcessor'")
 
 
 def test_unknown_service_type(tmp_path: Path) -> None:
     text = HEADER + "controller_services:\n  - {name: svc, type: NoSuchService}\n" + VALID_BODY
-    assert_one_line_error(tmp_path, text, "controller_services[0] 'svc': unknown controller service type")
+    assert_one_line_error(
+        tmp_path, text, "{flow}: controller_services[0] 'svc': unknown controller service type 'NoSuchService'"
+    )
 
 
 def test_unknown_property(tmp_path: Path) -> None:
@@ -80,34 +87,46 @@ def test_unknown_property(tmp_path: Path) -> None:
     assert_one_line_error(
         tmp_path,
         text,
-        "flow.yaml: processors[0] 'Generate': property 'Foo' is not a property of GenerateFlowFile",
+        "{flow}: processors[0] 'Generate': property 'Foo' is not a property of GenerateFlowFile",
     )
 
 
 def test_missing_required_property(tmp_path: Path) -> None:
     text = HEADER + VALID_BODY.replace("type: LogAttribute", "type: UpdateAttribute")
-    assert_one_line_error(tmp_path, text, "processors[1] 'Log': required property 'Attributes' is not set")
+    assert_one_line_error(tmp_path, text, "{flow}: processors[1] 'Log': required property 'Attributes' is not set")
 
 
 def test_dangling_connection(tmp_path: Path) -> None:
     text = HEADER + VALID_BODY.replace("destination: Log}", "destination: Nowhere}")
-    assert_one_line_error(tmp_path, text, "connections[0] 'Generate' -> 'Nowhere': destination 'Nowhere' is not a")
+    assert_one_line_error(
+        tmp_path,
+        text,
+        "{flow}: connections[0] 'Generate' -> 'Nowhere': destination 'Nowhere' is not a processor of this flow",
+    )
 
 
 def test_unknown_relationship_in_connection(tmp_path: Path) -> None:
     text = HEADER + VALID_BODY.replace("relationships: [success]", "relationships: [success, oops]")
-    assert_one_line_error(tmp_path, text, "'oops' is not a relationship of GenerateFlowFile (success)")
+    assert_one_line_error(
+        tmp_path,
+        text,
+        "{flow}: connections[0] 'Generate' -> 'Log': 'oops' is not a relationship of GenerateFlowFile (success)",
+    )
 
 
 def test_duplicate_connection(tmp_path: Path) -> None:
     text = HEADER + VALID_BODY + "  - {source: Generate, relationships: [success], destination: Log}\n"
-    assert_one_line_error(tmp_path, text, "connections[1] 'Generate' -> 'Log': duplicate connection")
+    assert_one_line_error(
+        tmp_path,
+        text,
+        "{flow}: connections[1] 'Generate' -> 'Log': duplicate connection of relationship 'success' to 'Log'",
+    )
 
 
 def test_relationship_neither_connected_nor_auto_terminated(tmp_path: Path) -> None:
     text = HEADER + VALID_BODY.replace("    auto_terminate: [success]\n", "")
     assert_one_line_error(
-        tmp_path, text, "processors[1] 'Log': relationship 'success' is neither connected nor auto-terminated"
+        tmp_path, text, "{flow}: processors[1] 'Log': relationship 'success' is neither connected nor auto-terminated"
     )
 
 
@@ -116,7 +135,7 @@ def test_relationship_both_connected_and_auto_terminated(tmp_path: Path) -> None
     assert_one_line_error(
         tmp_path,
         text,
-        "processors[0] 'Generate': relationship 'success' is both connected and auto-terminated",
+        "{flow}: processors[0] 'Generate': relationship 'success' is both connected and auto-terminated",
     )
 
 
@@ -125,7 +144,11 @@ def test_unreachable_processor(tmp_path: Path) -> None:
         "connections:",
         "  - {name: Orphan, type: LogAttribute, auto_terminate: [success]}\nconnections:",
     )
-    assert_one_line_error(tmp_path, text, "processors[2] 'Orphan': unreachable")
+    assert_one_line_error(
+        tmp_path,
+        text,
+        "{flow}: processors[2] 'Orphan': unreachable: LogAttribute needs input but no connection leads to it",
+    )
 
 
 def test_cycle_without_source_is_unreachable(tmp_path: Path) -> None:
@@ -140,17 +163,26 @@ def test_cycle_without_source_is_unreachable(tmp_path: Path) -> None:
         "  - {name: Log2, type: LogAttribute}\n  - {name: Log3, type: LogAttribute}\nconnections:",
     )
     text += "  - {source: Log3, relationships: [success], destination: Log3}\n"
-    assert_one_line_error(tmp_path, text, "processors[3] 'Log3': unreachable: no path from a source")
+    assert_one_line_error(
+        tmp_path, text, "{flow}: processors[3] 'Log3': unreachable: no path from a source processor leads to it"
+    )
 
 
 def test_undefined_parameter(tmp_path: Path) -> None:
     text = HEADER + VALID_BODY.replace("#{Greeting}", "#{Nope}")
-    assert_one_line_error(tmp_path, text, "property 'Text' references undefined parameter 'Nope'")
+    assert_one_line_error(
+        tmp_path, text, "{flow}: processors[0] 'Generate': property 'Text' references undefined parameter 'Nope'"
+    )
 
 
 def test_plain_property_referencing_sensitive_parameter(tmp_path: Path) -> None:
     text = HEADER + VALID_BODY.replace("#{Greeting}", "#{Secret Token}")
-    assert_one_line_error(tmp_path, text, "property 'Text' is not sensitive but references sensitive parameter")
+    assert_one_line_error(
+        tmp_path,
+        text,
+        "{flow}: processors[0] 'Generate': property 'Text' is not sensitive but references sensitive parameter "
+        "'Secret Token'",
+    )
 
 
 SERVICE_BODY = """\
@@ -169,13 +201,21 @@ processors:
 def test_sensitive_property_referencing_plain_parameter(tmp_path: Path) -> None:
     text = HEADER + SERVICE_BODY.replace('"TOKEN"', '"#{Greeting}"')
     assert_one_line_error(
-        tmp_path, text, "controller_services[0] 'store': sensitive property 'Token' references non-sensitive"
+        tmp_path,
+        text,
+        "{flow}: controller_services[0] 'store': sensitive property 'Token' references non-sensitive parameter "
+        "'Greeting'",
     )
 
 
 def test_sensitive_property_with_literal_value(tmp_path: Path) -> None:
     text = HEADER + SERVICE_BODY.replace('"TOKEN"', "hunter2")
-    line = assert_one_line_error(tmp_path, text, "sensitive property 'Token' must reference a sensitive parameter")
+    line = assert_one_line_error(
+        tmp_path,
+        text,
+        "{flow}: controller_services[0] 'store': sensitive property 'Token' must reference a sensitive parameter, "
+        "not hold a literal value",
+    )
     assert "hunter2" not in line
 
 
@@ -184,7 +224,8 @@ def test_sensitive_parameter_with_value_in_yaml(tmp_path: Path) -> None:
     assert_one_line_error(
         tmp_path,
         text + VALID_BODY,
-        "parameters[2] 'Secret Token': a sensitive parameter must not have a value",
+        "{flow}: parameter_contexts[0] 'Params': parameters[2] 'Secret Token': a sensitive parameter must not have a "
+        "value in the YAML; give it through a parameter provider or -p",
     )
 
 
@@ -193,7 +234,8 @@ def test_invalid_sensitive_value_is_never_shown(tmp_path: Path) -> None:
     line = assert_one_line_error(
         tmp_path,
         text,
-        "parameter 'Secret Token': the (sensitive) value is not valid",
+        "{flow}: parameter 'Secret Token': the (sensitive) value is not valid for this property "
+        "(used by store.'Token')",
         "-p",
         "Secret Token=s3cr3t",
     )
@@ -210,7 +252,23 @@ def test_invalid_time_period_in_scheduling(tmp_path: Path) -> None:
     assert_one_line_error(
         tmp_path,
         text,
-        "processors[0] 'Generate': scheduling.run_schedule: '5 parsecs' is not a valid time period",
+        "{flow}: processors[0] 'Generate': scheduling.run_schedule: '5 parsecs' is not a valid time period "
+        "(expected e.g. '30 sec', '5 mins', '250 millis')",
+    )
+
+
+def test_invalid_time_period_in_a_property(tmp_path: Path) -> None:
+    text = HEADER + VALID_BODY.replace(
+        "    auto_terminate: [success]",
+        "    auto_terminate: [success]\n  - {name: Wait, type: DelayFlowFile, properties: {Delay: 5 parsecs}}",
+    )
+    text = text.replace(
+        "- {source: Generate, relationships: [success], destination: Log}",
+        "- {source: Generate, relationships: [success], destination: Wait}\n"
+        "  - {source: Wait, relationships: [success], destination: Log}",
+    )
+    assert_one_line_error(
+        tmp_path, text, "{flow}: processors[2] 'Wait': property 'Delay': '5 parsecs' is not a valid time period"
     )
 
 
@@ -225,7 +283,7 @@ def test_validator_failure_names_the_parameter(tmp_path: Path) -> None:
     assert_one_line_error(
         tmp_path,
         text,
-        "flow.yaml: parameter 'Merge Interval': '5 parsecs' is not a valid time period (used by Wait.'Delay')",
+        "{flow}: parameter 'Merge Interval': '5 parsecs' is not a valid time period (used by Wait.'Delay')",
     )
 
 
@@ -237,7 +295,8 @@ def test_scheduling_may_reference_parameters(tmp_path: Path) -> None:
     assert_one_line_error(
         tmp_path,
         text,
-        "parameter 'Merge Interval': '5 parsecs' is not a valid time period (used by Generate.scheduling.run_schedule)",
+        "{flow}: parameter 'Merge Interval': '5 parsecs' is not a valid time period "
+        "(used by Generate.scheduling.run_schedule)",
     )
     code, output = validate(tmp_path, text, "-p", "Merge Interval=2 mins")
     assert code == 0, output
@@ -246,7 +305,7 @@ def test_scheduling_may_reference_parameters(tmp_path: Path) -> None:
 def test_validator_failure_of_a_literal(tmp_path: Path) -> None:
     text = HEADER + VALID_BODY.replace("{Text: ", "{Batch Size: many, Text: ")
     assert_one_line_error(
-        tmp_path, text, "processors[0] 'Generate': property 'Batch Size': 'many' is not a positive integer"
+        tmp_path, text, "{flow}: processors[0] 'Generate': property 'Batch Size': 'many' is not a positive integer"
     )
 
 
@@ -254,21 +313,44 @@ def test_required_property_whose_parameter_is_unset(tmp_path: Path) -> None:
     text = HEADER + VALID_BODY.replace(
         "type: LogAttribute", "type: UpdateAttribute\n    properties: {Attributes: '#{Unset}'}"
     )
-    assert_one_line_error(tmp_path, text, "parameter 'Unset' has no value (required by Log.'Attributes')")
+    assert_one_line_error(
+        tmp_path,
+        text,
+        "{flow}: parameter 'Unset' has no value (required by Log.'Attributes'); "
+        "set it with a parameter provider, --parameters or -p",
+    )
 
 
 def test_unknown_override(tmp_path: Path) -> None:
-    assert_one_line_error(tmp_path, HEADER + VALID_BODY, "-p: unknown parameter 'Nope'", "-p", "Nope=1")
+    assert_one_line_error(
+        tmp_path,
+        HEADER + VALID_BODY,
+        "-p: unknown parameter 'Nope': not a parameter of parameter context 'Params'",
+        "-p",
+        "Nope=1",
+    )
 
 
 def test_unknown_parameter_in_parameters_file(tmp_path: Path) -> None:
     values = tmp_path / "values.json"
     values.write_text('{"Greeting": "hi", "Nope": "x"}')
-    assert_one_line_error(tmp_path, HEADER + VALID_BODY, "unknown parameter 'Nope'", "--parameters", str(values))
+    assert_one_line_error(
+        tmp_path,
+        HEADER + VALID_BODY,
+        f"--parameters {values}: unknown parameter 'Nope': not a parameter of parameter context 'Params'",
+        "--parameters",
+        str(values),
+    )
 
 
 def test_malformed_override(tmp_path: Path) -> None:
-    line = assert_one_line_error(tmp_path, HEADER + VALID_BODY, '-p: expected "Name=value"', "-p", "topsecret")
+    line = assert_one_line_error(
+        tmp_path,
+        HEADER + VALID_BODY,
+        '-p: expected "Name=value" (a parameter name, "=", then the value)',
+        "-p",
+        "topsecret",
+    )
     assert "topsecret" not in line
 
 
@@ -277,14 +359,18 @@ def test_service_dependency_cycle(tmp_path: Path) -> None:
         '    properties: {Token: "TOKEN"}\n',
         "    properties: {Upstream: other}\n  - {name: other, type: Store, properties: {Upstream: store}}\n",
     )
-    assert_one_line_error(tmp_path, text, "controller_services: dependency cycle")
+    assert_one_line_error(tmp_path, text, "{flow}: controller_services: dependency cycle store -> other -> store")
 
 
 def test_service_reference_to_unknown_service(tmp_path: Path) -> None:
     text = HEADER + SERVICE_BODY.replace('    properties: {Token: "TOKEN"}\n', "").replace(
         "{Store: store}", "{Store: missing}"
     )
-    assert_one_line_error(tmp_path, text, "property 'Store': 'missing' is not a controller service of this flow")
+    assert_one_line_error(
+        tmp_path,
+        text,
+        "{flow}: processors[0] 'Use': property 'Store': 'missing' is not a controller service of this flow",
+    )
 
 
 def test_flow_file_not_found(tmp_path: Path) -> None:
@@ -293,8 +379,23 @@ def test_flow_file_not_found(tmp_path: Path) -> None:
     assert "absent.yaml: flow file not found" in result.stderr
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["validate"], ["state"], ["state", "show"], ["state", "clear"]])
-def test_every_command_has_help_with_an_example(command: list[str]) -> None:
+def _every_command(group: click.Group = cli, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    commands = [path]
+    for name, command in sorted(group.commands.items()):
+        if isinstance(command, click.Group):
+            commands.extend(_every_command(command, (*path, name)))
+        else:
+            commands.append((*path, name))
+    return commands
+
+
+@pytest.mark.parametrize("command", _every_command(), ids=" ".join)
+def test_every_command_has_help_with_an_example(command: tuple[str, ...]) -> None:
     result = CliRunner().invoke(cli, [*command, "--help"])
-    assert result.exit_code == 0
-    assert "Example:" in result.output
+    assert result.exit_code == 0, result.output
+    example = result.output.split("Example:\n", 1)[1]  # an Example block, then at least one `flowkit ...` line
+    assert example.splitlines()[0].strip().startswith("flowkit " + " ".join(command)), result.output
+
+
+def test_walk_finds_the_engine_commands() -> None:
+    assert {("run",), ("validate",), ("state",), ("state", "show"), ("state", "clear")} <= set(_every_command())

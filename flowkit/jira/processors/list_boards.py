@@ -37,7 +37,6 @@ from flowkit.jira.processors.common import (
 )
 from flowkit.jira.records import board_row
 from flowkit.jira.run_state import BoardInfo, RunState, Status
-from flowkit.jira.state_service import StandardJiraIngestionStateService
 
 CONCURRENT_REQUESTS = PropertyDescriptor(
     "Concurrent Requests",
@@ -90,10 +89,11 @@ class ListBoards(Processor):
                 for page in client_service.client.iter_board_pages():
                     enrich = functools.partial(_enrich, client_service.client, filters, run)
                     enriched = list(pool.map(enrich, page))
+                    listed.extend(int(item.board["id"]) for item in enriched)
+                    # one state update for the page: what was refused, and the facts the fetchers need
+                    run = state.update(run.run_id, functools.partial(_record_page, enriched)) or run
                     for item in enriched:
-                        board_id = int(item.board["id"])
-                        listed.append(board_id)
-                        run = self._record(context, session, state, run, board_id, item)
+                        self._emit(context, session, run, item)
                     session.commit()  # boards of this page go downstream now
             complete = True
         except JiraAuthError as exc:
@@ -104,46 +104,33 @@ class ListBoards(Processor):
             session.adjust_counter("boards.listed", len(listed))
             state.update(run.run_id, lambda r: r.with_listing("complete" if complete else "incomplete", listed))
 
-    def _record(
-        self,
-        context: ProcessContext,
-        session: ProcessSession,
-        state: StandardJiraIngestionStateService,
-        run: RunState,
-        board_id: int,
-        item: _Enriched,
-    ) -> RunState:
-        name = item.board.get("name") or ""
-        if run.is_settled(board_id, "BOARD"):  # resumed run: this board's row is journaled already
+    def _emit(self, context: ProcessContext, session: ProcessSession, run: RunState, item: _Enriched) -> None:
+        """The BOARD row for PutJournal and the board FlowFile for the fetchers (or the warning)."""
+        board_id, name = int(item.board["id"]), item.board.get("name") or ""
+        if item.row is None and not (item.skipped or item.failed):  # resumed run: row journaled already
             self._emit_board(session, run, board_id)
-            return run
-        if item.skipped or item.failed:
-            reason = item.skipped or item.failed or ""
-            if item.skipped:
-                context.logger.warning("board %s '%s' skipped: %s; its existing rows are kept", board_id, name, reason)
-                session.adjust_counter("boards.skipped", 1)
-            else:
-                context.logger.error("board %s '%s' failed: %s; its existing rows are kept", board_id, name, reason)
-                session.adjust_counter("boards.failed", 1)
-            status: Status = "skipped" if item.skipped else "failed"
-            return state.update(run.run_id, lambda r: r.with_settled(board_id, "BOARD", status, reason)) or run
-        assert item.row is not None and item.info is not None
-        info = item.info
-        run = state.update(run.run_id, lambda r: r.with_info(board_id, info)) or run
-        emit_records(
-            session,
-            None,
-            REL_JOURNAL,
-            run_id=run.run_id,
-            board_id=board_id,
-            table="BOARD",
-            attempt=new_attempt(),
-            index=0,
-            last=True,
-            records=[item.row],
-        )
-        self._emit_board(session, run, board_id)
-        return run
+        elif item.skipped:
+            context.logger.warning(
+                "board %s '%s' skipped: %s; its existing rows are kept", board_id, name, item.skipped
+            )
+            session.adjust_counter("boards.skipped", 1)
+        elif item.failed:
+            context.logger.error("board %s '%s' failed: %s; its existing rows are kept", board_id, name, item.failed)
+            session.adjust_counter("boards.failed", 1)
+        elif item.row is not None:
+            emit_records(
+                session,
+                None,
+                REL_JOURNAL,
+                run_id=run.run_id,
+                board_id=board_id,
+                table="BOARD",
+                attempt=new_attempt(),
+                index=0,
+                last=True,
+                records=[item.row],
+            )
+            self._emit_board(session, run, board_id)
 
     @staticmethod
     def _emit_board(session: ProcessSession, run: RunState, board_id: int) -> FlowFile | None:
@@ -163,6 +150,18 @@ class ListBoards(Processor):
         flowfile = session.create(attributes=attributes)
         session.transfer(flowfile, REL_SUCCESS)
         return flowfile
+
+
+def _record_page(enriched: list[_Enriched], run: RunState) -> RunState:
+    """Pure: a page of enriched boards into the run state."""
+    for item in enriched:
+        board_id = int(item.board["id"])
+        if item.skipped or item.failed:
+            status: Status = "skipped" if item.skipped else "failed"
+            run = run.with_settled(board_id, "BOARD", status, item.skipped or item.failed or "")
+        elif item.info is not None:
+            run = run.with_info(board_id, item.info)
+    return run
 
 
 class _FilterCache:

@@ -41,8 +41,7 @@ class MergeTables(Processor):
         if merging is None:
             return
         run = merging
-        destination = context.property(DESTINATION).as_service(WarehouseDestinationService).destination
-        destination.ensure_tables(run.tables)
+        destination = context.property(DESTINATION).as_service(WarehouseDestinationService).ensure_tables(run.tables)
         listed = run.listed_boards()
         for table in run.tables_to_merge():
             plan = MergePlan(run_id=run.run_id, accepted=run.accepted(table), listed_boards=listed)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from flowkit.destinations.base import OversizedValueError
+from flowkit.destinations.base import JournalBatch, OversizedValueError
 from flowkit.destinations.rows import apply_oversized_strategy
 from flowkit.destinations.schema import TABLES
 from flowkit.engine import FlowFile, ProcessContext, Processor, ProcessSession, PropertyDescriptor, validators
@@ -46,7 +46,6 @@ class PutJournal(Processor):
             return
         destination_service = context.property(DESTINATION).as_service(WarehouseDestinationService)
         state = context.property(INGESTION_STATE).as_service(StandardJiraIngestionStateService)
-        destination = destination_service.destination
         by_run: dict[str, list[FlowFile]] = defaultdict(list)
         for flowfile in batch:
             by_run[flowfile.attributes[RUN_ID]].append(flowfile)
@@ -55,8 +54,9 @@ class PutJournal(Processor):
             run = state.current()
             if run is None or run.run_id != run_id:
                 continue  # pages of a run that no longer exists (state cleared): drop them
-            destination.ensure_tables(run.tables)
+            destination = destination_service.ensure_tables(run.tables)
             pages: list[tuple[int, str, str, int, int | None]] = []
+            batches: list[JournalBatch] = []
             failed_tables: dict[str, str] = {}
             for flowfile in flowfiles:
                 attrs = flowfile.attributes
@@ -73,10 +73,11 @@ class PutJournal(Processor):
                     continue
                 for warning in warnings:
                     context.logger.warning("%s", warning)
-                destination.append_journal(table, run_id, board_id, attrs[ATTEMPT], rows)
+                batches.append(JournalBatch(table, run_id, board_id, attrs[ATTEMPT], rows))
                 journaled += len(rows)
                 count = attrs.get(FRAGMENT_COUNT)
                 pages.append((board_id, table, attrs[ATTEMPT], int(attrs[FRAGMENT_INDEX]), _int(count)))
+            destination.append_journal_many(batches)  # one transaction for the trigger's pages
             state.update(run_id, lambda r, p=pages, f=failed_tables: _record(r, p, f))  # type: ignore[misc]
             signal = session.create(attributes={RUN_ID: run_id})
             session.transfer(signal, REL_SUCCESS)
