@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
@@ -149,6 +149,15 @@ class _Component:
     def property_descriptor(cls, name: str) -> PropertyDescriptor | None:
         """The descriptor with this name, or None."""
         return next((p for p in cls.properties if p.name == name), None)
+
+    @classmethod
+    def custom_validate(cls, values: Mapping[str, str | None]) -> str | None:
+        """Checks across properties (NiFi's customValidate), run by validation after each property's own.
+
+        `values` are the effective values (parameters substituted, defaults applied, blanks None).
+        Return one line naming the properties at fault, or None. Never quote a sensitive value.
+        """
+        return None
 
     @classmethod
     def summary(cls) -> str:

@@ -157,6 +157,9 @@ def resolve_properties(
         if value is not None:
             _check_value(where, source, component.name, descriptor, value, raw, parameters, services)
         values[descriptor.name] = value
+    problem = cls.custom_validate(values)
+    if problem:
+        raise ConfigurationError(f"{where}: {problem}")
     return values
 
 

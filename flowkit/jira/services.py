@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
 from flowkit.destinations.base import Destination
 from flowkit.destinations.sqlite import SQLiteDestination
 from flowkit.engine import (
     ConfigurationContext,
-    ConfigurationError,
     ControllerService,
     PropertyDescriptor,
     validators,
@@ -173,12 +173,11 @@ class WarehouseDestinationService(ControllerService):
         self._ensured: frozenset[str] = frozenset()
         self.oversized_strategy = "Fail Table"
 
+    @classmethod
+    def custom_validate(cls, values: Mapping[str, str | None]) -> str | None:
+        return jira_validators.destination_problem(values)
+
     def on_enabled(self, context: ConfigurationContext) -> None:
-        kind = (context.property(self.DESTINATION_TYPE).value or "SQLITE").strip().upper()
-        if kind == "SNOWFLAKE":
-            raise ConfigurationError(
-                "parameter 'Destination Type': SNOWFLAKE is not available in this build yet; use SQLITE"
-            )
         self._path = Path(context.property(self.SQLITE_PATH).value or "flowkit-data/warehouse.db")
         self.oversized_strategy = (context.property(self.OVERSIZED).value or "Fail Table").strip()
 

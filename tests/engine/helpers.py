@@ -6,6 +6,7 @@ import textwrap
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 
 from flowkit.engine import (
@@ -220,6 +221,21 @@ class Store(ControllerService):
 
     def on_disabled(self) -> None:
         EVENTS.append("disable")
+
+
+@register
+class EitherOr(ControllerService):
+    """Needs exactly one of two properties: a rule across properties (custom_validate)."""
+
+    LEFT = PropertyDescriptor("Left")
+    RIGHT = PropertyDescriptor("Right")
+    properties = (LEFT, RIGHT)
+
+    @classmethod
+    def custom_validate(cls, values: Mapping[str, str | None]) -> str | None:
+        if (values["Left"] is None) == (values["Right"] is None):
+            return "exactly one of 'Left' and 'Right' is required"
+        return None
 
 
 @register

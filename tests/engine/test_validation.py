@@ -399,3 +399,15 @@ def test_every_command_has_help_with_an_example(command: tuple[str, ...]) -> Non
 
 def test_walk_finds_the_engine_commands() -> None:
     assert {("run",), ("validate",), ("state",), ("state", "show"), ("state", "clear")} <= set(_every_command())
+
+
+@pytest.mark.parametrize("properties", ["{}", "{Left: a, Right: b}"])
+def test_a_rule_across_properties_is_checked_by_validation(tmp_path: Path, properties: str) -> None:
+    body = VALID_BODY + f"controller_services:\n  - {{name: either, type: EitherOr, properties: {properties}}}\n"
+    assert_one_line_error(
+        tmp_path,
+        HEADER + body,
+        "{flow}: controller_services[0] 'either': exactly one of 'Left' and 'Right' is required",
+    )
+    ok = VALID_BODY + "controller_services:\n  - {name: either, type: EitherOr, properties: {Left: a}}\n"
+    assert validate(tmp_path, HEADER + ok)[0] == 0

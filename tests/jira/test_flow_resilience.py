@@ -46,6 +46,8 @@ def test_wrong_token_exits_2_before_anything_is_written_and_never_shows_the_toke
         ("Environment URL", "http://jira.example.com", "http"),
         ("Merge Interval", "5 parsecs", "time period"),
         ("Destination Type", "ORACLE", "SQLITE"),
+        ("Destination Type", "SNOWFLAKE", "'Destination Database' is required"),
+        ("Destination Schema", "jira; drop table x", "SQL-safe"),
     ],
 )
 def test_bad_parameters_are_refused_in_one_line_naming_the_parameter(
