@@ -204,3 +204,39 @@ def _wait_until(condition: Any, proc: subprocess.Popen[str], seconds: float = 30
             pass  # the warehouse is being created
         time.sleep(0.1)
     raise AssertionError("the condition did not become true in time")
+
+
+def test_when_the_board_list_cannot_be_read_no_board_is_deleted(tmp_path: Path, jira_sim: Any) -> None:
+    db = tmp_path / "warehouse.db"
+    flow = fast_flow(tmp_path)
+    assert run_once(flow, tmp_path / "home", overrides_for(jira_sim, db)).exit_code == 0
+    before = warehouse(db)
+    jira_sim.data.delete_board(before["BOARD"][0]["ID"])  # really gone in Jira...
+    jira_sim.add_fault(kind="500", path=r"^/rest/agile/1\.0/board$")  # ...but this run cannot list boards
+    report = run_once(flow, tmp_path / "home", overrides_for(jira_sim, db))
+    assert report.exit_code == 1
+    assert any("board list" in b.message for b in report.bulletins if b.level == "ERROR"), report.bulletins
+    assert warehouse(db) == before  # nothing deleted on a partial view
+
+
+def test_repeated_kills_at_varied_moments_still_end_exact(tmp_path: Path, jira_sim_factory: Any) -> None:
+    sim = jira_sim_factory(boards=16, issues_per_board=30, latency_ms=60)  # an unbroken run takes about 2 s
+    db = tmp_path / "warehouse.db"
+    home = tmp_path / "home"
+    flow = fast_flow(tmp_path)
+    overrides = overrides_for(sim, db)
+    token = overrides.pop("Jira API Token")
+    args = [sys.executable, "-m", "flowkit.cli", "run", str(flow), "--once", *_p(overrides)]
+    env = {"FLOWKIT_HOME": str(home), "JIRA_API_TOKEN": token, "PATH": "/usr/bin:/bin"}
+    for delay in (0.45, 0.7, 1.0, 1.3, 1.6, 1.9):  # from start-up and listing to fetching and merging
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        sim.data.rename_board(1, f"Renamed after a kill at {delay}s")  # Jira keeps changing meanwhile
+    report = run_once(flow, home, {**overrides, "Jira API Token": token})
+    assert report.exit_code == 0, report.bulletins
+    assert warehouse(db) == truth(sim)
+    with sqlite3.connect(db) as conn:
+        journal = [t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE name LIKE '%_JOURNAL'")]
+        assert all(conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] == 0 for t in journal)
