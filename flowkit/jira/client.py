@@ -40,7 +40,7 @@ from flowkit.jira.http import (
     validate_base_url,
 )
 from flowkit.jira.pagination import Paginator, TokenPaginator, ValuesPaginator, iter_pages
-from flowkit.jira.retry import RateGate, RetryPolicy, compute_delay
+from flowkit.jira.retry import Feedback, RateGate, RetryPolicy, compute_delay
 
 __all__ = [
     "JiraAuthError",
@@ -151,7 +151,13 @@ class JiraClient:
         self._sleep: Callable[[float], None] = sleep if sleep is not None else self._interruptible_sleep
         self._clock = clock if clock is not None else time.monotonic
         self._random = random if random is not None else _random.random
-        self.gate = gate if gate is not None else RateGate(clock=self._clock, sleep=sleep)
+        if pool_size < 1:
+            raise ValueError("pool_size must be >= 1")
+        if gate is None:
+            gate = RateGate(max_concurrency=pool_size, clock=self._clock, sleep=sleep)
+        else:
+            gate.adopt_pool_size(pool_size)
+        self.gate = gate
         self.page_size = page_size
         self.jql_page_size = jql_page_size
         self.pool_size = pool_size
@@ -402,91 +408,118 @@ class JiraClient:
         url = self.base_url + path
         where = f"{method} {path}"
         policy = self.retry
-        attempt = 0
+        errors = 0  # retries spent from policy.max_retries
+        throttles = 0  # retries spent from policy.max_throttle_retries
         while True:
-            self.gate.wait(self._stop)
-            if self._closed:
+            slot = self.gate.acquire(self._stop)
+            if slot is None or self._closed:
+                if slot is not None:
+                    self.gate.release(slot)
                 raise JiraError(f"{where}: the Jira client was closed", endpoint=where)
-            self._count(endpoint)
             try:
-                response = self._send(method, url, params, json_body)
-                result = classify_response(
-                    response.status_code, response.headers, response.content, board_scoped=board_scoped
-                )
-            except _TRANSPORT_ERRORS as exc:
-                result = classify_exception(exc)
+                self._count(endpoint)
+                try:
+                    response = self._send(method, url, params, json_body)
+                    result = classify_response(
+                        response.status_code, response.headers, response.content, board_scoped=board_scoped
+                    )
+                except _TRANSPORT_ERRORS as exc:
+                    result = classify_exception(exc)
 
-            outcome = result.outcome
-            if outcome is Outcome.OK:
-                return result
-            if outcome is Outcome.NO_SPRINTS:
-                if allow_no_sprints:
+                outcome = result.outcome
+                if result.near_limit and policy.near_limit_pause > 0:
+                    # proactive pacing: less than 20% of a budget is left, so slow down before the 429
+                    self.gate.release(slot, Feedback.NEAR_LIMIT, defer=policy.near_limit_pause)
+                elif outcome is not Outcome.RETRY:
+                    # the server answered without throttling (2xx, or a 4xx it meant): one more request fits
+                    self.gate.release(slot, Feedback.SUCCESS)
+                elif not result.throttle:
+                    self.gate.release(slot)  # resets, timeouts, plain 5xx say nothing about load
+                if outcome is Outcome.OK:
                     return result
-                outcome = Outcome.FATAL
-            if outcome is Outcome.FATAL and missing_is_400 and board_scoped and result.status == 400:
-                outcome = Outcome.SKIP_BOARD
-            message = self._redact(result.message)
+                if outcome is Outcome.NO_SPRINTS:
+                    if allow_no_sprints:
+                        return result
+                    outcome = Outcome.FATAL
+                if outcome is Outcome.FATAL and missing_is_400 and board_scoped and result.status == 400:
+                    outcome = Outcome.SKIP_BOARD
+                message = self._redact(result.message)
 
-            if outcome is Outcome.AUTH:
-                raise JiraAuthError(f"{where}: {message}", endpoint=where, status=result.status or 401)
-            if outcome is Outcome.SKIP_BOARD:
-                status = result.status or 0
-                subject = f"board {board_id}" if board_id is not None else "board"
-                raise JiraBoardUnavailable(
-                    board_id, status, f"{subject} unavailable: {where} -> {message}", endpoint=where
-                )
-            if outcome is Outcome.FATAL:
-                if result.location_host is not None or (result.status and 300 <= result.status < 400):
-                    raise JiraRedirectError(
+                if outcome is Outcome.AUTH:
+                    raise JiraAuthError(f"{where}: {message}", endpoint=where, status=result.status or 401)
+                if outcome is Outcome.SKIP_BOARD:
+                    status = result.status or 0
+                    subject = f"board {board_id}" if board_id is not None else "board"
+                    raise JiraBoardUnavailable(
+                        board_id, status, f"{subject} unavailable: {where} -> {message}", endpoint=where
+                    )
+                if outcome is Outcome.FATAL:
+                    if result.location_host is not None or (result.status and 300 <= result.status < 400):
+                        raise JiraRedirectError(
+                            f"{where}: {message}",
+                            endpoint=where,
+                            status=result.status,
+                            location_host=result.location_host or "",
+                        )
+                    raise JiraRequestError(
                         f"{where}: {message}",
                         endpoint=where,
                         status=result.status,
-                        location_host=result.location_host or "",
+                        error_messages=tuple(self._redact(m) for m in result.error_messages),
                     )
-                raise JiraRequestError(
-                    f"{where}: {message}",
-                    endpoint=where,
-                    status=result.status,
-                    error_messages=tuple(self._redact(m) for m in result.error_messages),
-                )
 
-            # Outcome.RETRY
-            retry_after = result.retry_after
-            if attempt >= policy.max_retries or (retry_after is not None and retry_after > policy.max_retry_after):
-                why = (
-                    f"server asked to wait {retry_after:g}s (more than {policy.max_retry_after:g}s)"
-                    if attempt < policy.max_retries
-                    else f"gave up after {attempt + 1} attempts"
+                # Outcome.RETRY: a rate-limit answer that says when to come back spends the throttle budget,
+                # anything else (errors, 429/503 without Retry-After) the error budget
+                retry_after = result.retry_after
+                told_when = result.throttle and retry_after is not None
+                used, budget = (throttles, policy.max_throttle_retries) if told_when else (errors, policy.max_retries)
+                too_long = retry_after is not None and retry_after > policy.max_retry_after
+                if used >= budget or too_long:
+                    attempts = errors + throttles + 1
+                    why = (
+                        f"server asked to wait {retry_after:g}s (more than {policy.max_retry_after:g}s)"
+                        if too_long and retry_after is not None
+                        else f"gave up after {attempts} attempts"
+                        + (f" ({throttles + 1} of them rate-limited)" if told_when else "")
+                    )
+                    logger.warning("Jira %s failed: %s; %s", where, message, why)
+                    if result.throttle:
+                        # we give up, but the other threads still honour the wait (and the window shrinks)
+                        pause = retry_after if told_when and not too_long else None
+                        self.gate.release(slot, Feedback.THROTTLED, defer=pause)
+                    raise JiraRetriesExhausted(
+                        f"{where}: {why}; last error: {message}",
+                        endpoint=where,
+                        attempts=attempts,
+                        last_status=result.status,
+                        last_reason=message,
+                        board_id=board_id,
+                    )
+                delay = compute_delay(policy, errors, retry_after, self._random())
+                with self._lock:
+                    self._retry_count += 1
+                logger.log(
+                    logging.WARNING if result.throttle else logging.INFO,
+                    "Jira %s: %s; %sretry %d/%d in %.2fs%s",
+                    where,
+                    message,
+                    "rate-limit " if told_when else "",
+                    used + 1,
+                    budget,
+                    delay,
+                    " (all requests to this site paused)" if result.throttle else "",
                 )
-                logger.warning("Jira %s failed: %s; %s", where, message, why)
-                if result.throttle and retry_after is not None and retry_after <= policy.max_retry_after:
-                    self.gate.defer(retry_after)  # we give up, but the other threads still honour the wait
-                raise JiraRetriesExhausted(
-                    f"{where}: {why}; last error: {message}",
-                    endpoint=where,
-                    attempts=attempt + 1,
-                    last_status=result.status,
-                    last_reason=message,
-                    board_id=board_id,
-                )
-            delay = compute_delay(policy, attempt, retry_after, self._random())
-            with self._lock:
-                self._retry_count += 1
-            logger.log(
-                logging.WARNING if result.throttle else logging.INFO,
-                "Jira %s: %s; retry %d/%d in %.2fs%s",
-                where,
-                message,
-                attempt + 1,
-                policy.max_retries,
-                delay,
-                " (all requests to this site paused)" if result.throttle else "",
-            )
-            if result.throttle:
-                self.gate.defer(delay)
-            else:
-                self._sleep(delay)
-            attempt += 1
+                if told_when:
+                    throttles += 1
+                else:
+                    errors += 1
+                if result.throttle:
+                    # move the gate and halve the window in one step, before anyone can take this slot
+                    self.gate.release(slot, Feedback.THROTTLED, defer=delay)
+                else:
+                    self._sleep(delay)
+            finally:
+                self.gate.release(slot)  # a no-op when the answer already released it
 
 
 def _as_id(value: int | str, name: str) -> int:

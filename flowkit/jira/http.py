@@ -145,7 +145,8 @@ class Classification:
     ``throttle`` is True when the answer is a rate-limit signal (429, 503, or any answer with a
     retry-after): the wait is then shared by every thread through the :class:`RateGate`.
     ``data`` is the parsed JSON body of an OK answer. ``error_messages`` are Jira's error strings.
-    ``location_host`` is set for redirects.
+    ``location_host`` is set for redirects. ``near_limit`` is True when an answer (typically a successful
+    one) says ``X-RateLimit-NearLimit: true``: less than 20% of a rate-limit budget is left.
     """
 
     outcome: Outcome
@@ -156,6 +157,7 @@ class Classification:
     data: Any = None
     error_messages: tuple[str, ...] = ()
     location_host: str | None = None
+    near_limit: bool = False
 
     @property
     def ok(self) -> bool:
@@ -244,15 +246,16 @@ def classify_response(
     """
     retry_after = parse_retry_after(headers)
     if 200 <= status < 300:
+        near = (_header(headers, "X-RateLimit-NearLimit") or "").strip().lower() == "true"
         if status == 204:
-            return Classification(Outcome.OK, "no content", status=status)
+            return Classification(Outcome.OK, "no content", status=status, near_limit=near)
         if not body_text.strip():
             return Classification(Outcome.RETRY, f"HTTP {status} with an empty body", status=status)
         try:
             data = json.loads(body_text)
         except ValueError:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
             return Classification(Outcome.RETRY, f"HTTP {status} with malformed or truncated JSON", status=status)
-        return Classification(Outcome.OK, "ok", status=status, data=data)
+        return Classification(Outcome.OK, "ok", status=status, data=data, near_limit=near)
 
     text = _decode(body_text)
     try:

@@ -661,9 +661,111 @@ def test_close_wakes_threads_waiting_to_retry(server: ScriptedServer) -> None:
 def test_exhausted_429_still_slows_the_other_threads(server: ScriptedServer) -> None:
     server.script = lambda req, n: Reply(429, RATE_LIMITED, {"Retry-After": "0.3"})
     gate = RateGate()
-    client = JiraClient(server.url, EMAIL, TOKEN, retry=RetryPolicy(max_retries=0), gate=gate)
+    policy = RetryPolicy(max_retries=0, max_throttle_retries=0)
+    client = JiraClient(server.url, EMAIL, TOKEN, retry=policy, gate=gate)
     with pytest.raises(JiraRetriesExhausted) as info:
         client.myself()
     assert info.value.attempts == 1 and info.value.last_status == 429
     assert gate.remaining() > 0.2
     client.close()
+
+
+# ---------------------------------------------------------------- two retry budgets, the window, near-limit pacing
+
+
+def test_throttle_retries_have_their_own_budget(server: ScriptedServer, make_client: Callable[..., JiraClient]) -> None:
+    # six 429s with Retry-After, then success: more than max_retries, within max_throttle_retries
+    server.script = lambda req, n: Reply(429, RATE_LIMITED, {"Retry-After": "0"}) if n <= 6 else Reply(200, MYSELF)
+    client = make_client(retry=RetryPolicy(max_retries=1, initial_delay=0.01, max_throttle_retries=10))
+    assert client.myself() == MYSELF
+    assert client.request_count == 7 and client.retry_count == 6
+
+
+def test_throttle_budget_is_bounded(server: ScriptedServer, make_client: Callable[..., JiraClient]) -> None:
+    server.script = lambda req, n: Reply(429, RATE_LIMITED, {"Retry-After": "0"})
+    client = make_client(retry=RetryPolicy(max_retries=4, initial_delay=0.01, max_throttle_retries=3))
+    with pytest.raises(JiraRetriesExhausted, match=r"gave up after 4 attempts \(4 of them rate-limited\)") as info:
+        client.myself()
+    assert info.value.attempts == 4 and info.value.last_status == 429
+
+
+def test_errors_do_not_spend_the_throttle_budget(
+    server: ScriptedServer, make_client: Callable[..., JiraClient]
+) -> None:
+    replies = {1: Reply(429, RATE_LIMITED, {"Retry-After": "0"}), 2: Reply(500, "boom"), 3: Reply(500, "boom")}
+    server.script = lambda req, n: replies.get(n, Reply(200, MYSELF))
+    client = make_client(retry=RetryPolicy(max_retries=1, initial_delay=0.01, max_delay=0.01))
+    with pytest.raises(JiraRetriesExhausted, match="gave up after 3 attempts") as info:
+        client.myself()  # 429 (throttle budget), 500 (error retry 1/1), 500: errors exhausted
+    assert info.value.last_status == 500 and client.request_count == 3
+
+
+def test_429_without_retry_after_spends_the_error_budget(
+    server: ScriptedServer, make_client: Callable[..., JiraClient]
+) -> None:
+    server.script = lambda req, n: Reply(429, RATE_LIMITED)
+    client = make_client(retry=RetryPolicy(max_retries=2, initial_delay=0.01, max_delay=0.01))
+    with pytest.raises(JiraRetriesExhausted) as info:
+        client.myself()
+    assert info.value.attempts == 3
+
+
+def test_429_halves_the_window_and_successes_grow_it(
+    server: ScriptedServer, make_client: Callable[..., JiraClient]
+) -> None:
+    server.script = lambda req, n: Reply(429, RATE_LIMITED, {"Retry-After": "0"}) if n == 1 else Reply(200, MYSELF)
+    gate = RateGate()
+    client = make_client(gate=gate, pool_size=8)
+    assert gate.max_concurrency == 8 and gate.concurrency_limit == 8
+    client.myself()
+    assert gate.concurrency_limit == 4 and gate.window_decreases == 1
+    for _ in range(4):
+        client.myself()
+    assert gate.concurrency_limit == 5 and gate.in_flight == 0
+
+
+def test_window_bounds_requests_in_flight(server: ScriptedServer, make_client: Callable[..., JiraClient]) -> None:
+    lock = threading.Lock()
+    active = [0]
+    peak = [0]
+
+    def script(req: Req, n: int) -> Reply:
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.02)
+        with lock:
+            active[0] -= 1
+        return Reply(200, MYSELF)
+
+    server.script = script
+    gate = RateGate(max_concurrency=2)
+    client = make_client(gate=gate, pool_size=8)
+    threads = [threading.Thread(target=lambda: [client.myself() for _ in range(3)]) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert client.request_count == 18
+    assert peak[0] <= 2 and gate.peak_in_flight <= 2
+
+
+def test_near_limit_paces_every_thread(server: ScriptedServer, make_client: Callable[..., JiraClient]) -> None:
+    near = {"X-RateLimit-NearLimit": "true"}
+    server.script = lambda req, n: Reply(200, MYSELF, near) if n == 1 else Reply(200, MYSELF)
+    gate = RateGate()
+    client = make_client(gate=gate, pool_size=4, retry=RetryPolicy(near_limit_pause=0.3))
+    client.myself()
+    assert gate.concurrency_limit == 2 and 0.2 < gate.remaining() <= 0.3
+    client.myself()
+    first, second = server.requests
+    assert second.t - first.t >= 0.29
+    assert client.retry_count == 0
+
+
+def test_near_limit_pacing_can_be_switched_off(server: ScriptedServer, make_client: Callable[..., JiraClient]) -> None:
+    server.script = lambda req, n: Reply(200, MYSELF, {"X-RateLimit-NearLimit": "true"})
+    gate = RateGate()
+    client = make_client(gate=gate, pool_size=4, retry=RetryPolicy(near_limit_pause=0))
+    client.myself()
+    assert gate.concurrency_limit == 4 and gate.remaining() == 0

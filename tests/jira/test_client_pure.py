@@ -276,3 +276,11 @@ def test_board_issue_jql_filter_that_is_only_an_order_by() -> None:
 def test_board_issue_jql_strips_order_by_from_sub_query() -> None:
     got = JiraClient.board_issue_jql("project = P", "resolved >= -14d ORDER BY created")
     assert got == "(project = P) AND (resolved >= -14d)"
+
+
+def test_near_limit_header_is_read_on_success_only() -> None:
+    ok = classify_response(200, {"x-ratelimit-nearlimit": "True"}, b"{}", board_scoped=False)
+    assert ok.outcome is Outcome.OK and ok.near_limit
+    assert not classify_response(200, {}, b"{}", board_scoped=False).near_limit
+    assert not classify_response(200, {"X-RateLimit-NearLimit": "false"}, b"{}", board_scoped=False).near_limit
+    assert classify_response(204, {"X-RateLimit-NearLimit": "true"}, b"", board_scoped=False).near_limit
