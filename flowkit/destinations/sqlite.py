@@ -305,7 +305,10 @@ class SQLiteDestination:
         if str(mode).lower() != "wal":
             raise DestinationError(f"cannot switch {self.path} to WAL mode (got {mode})")
         self._conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
-        self._conn.execute("PRAGMA temp_store=MEMORY")
+        # A merge stages the accepted journal rows in TEMP tables. On disk (through the page cache)
+        # their memory stays bounded by cache_size whatever the table size; in memory they grew by
+        # ~120 MB for 377k rows, with no measurable speed gain.
+        self._conn.execute("PRAGMA temp_store=FILE")
         self._conn.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache: merges touch big btrees
         self._db = sqlite_utils.Database(self._conn)
         self._encoders: dict[str, Callable[[Mapping[str, Any]], tuple[Any, ...]]] = {}

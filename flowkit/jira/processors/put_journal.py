@@ -24,7 +24,13 @@ from flowkit.jira.services import WarehouseDestinationService
 from flowkit.jira.state_service import StandardJiraIngestionStateService
 
 BATCH_SIZE = PropertyDescriptor(
-    "Batch Size", "FlowFiles journaled per trigger", default="100", validator=validators.POSITIVE_INTEGER
+    "Batch Size", "Most FlowFiles journaled per trigger", default="100", validator=validators.POSITIVE_INTEGER
+)
+BATCH_ROWS = PropertyDescriptor(
+    "Batch Rows",
+    "Stop taking FlowFiles for a trigger once this many rows are in hand (bounds memory: an issue page has 5000)",
+    default="20000",
+    validator=validators.POSITIVE_INTEGER,
 )
 
 
@@ -37,11 +43,11 @@ class PutJournal(Processor):
     to tell MergeTables that new journal data arrived.
     """
 
-    properties = (DESTINATION, INGESTION_STATE, BATCH_SIZE)
+    properties = (DESTINATION, INGESTION_STATE, BATCH_SIZE, BATCH_ROWS)
     relationships = (REL_SUCCESS,)
 
     def on_trigger(self, context: ProcessContext, session: ProcessSession) -> None:
-        batch = session.get_batch(context.property(BATCH_SIZE).as_int())
+        batch = _take(session, context.property(BATCH_SIZE).as_int(), context.property(BATCH_ROWS).as_int())
         if not batch:
             return
         destination_service = context.property(DESTINATION).as_service(WarehouseDestinationService)
@@ -84,6 +90,19 @@ class PutJournal(Processor):
         for flowfile in batch:
             session.remove(flowfile)
         session.adjust_counter("journal.rows", journaled)
+
+
+def _take(session: ProcessSession, most: int, rows: int) -> list[FlowFile]:
+    """Up to `most` FlowFiles, stopping early once `rows` records are in hand (one trigger's transaction)."""
+    batch: list[FlowFile] = []
+    held = 0
+    while len(batch) < most and held < rows:
+        flowfile = session.get()
+        if flowfile is None:
+            break
+        batch.append(flowfile)
+        held += len(flowfile.records or ())
+    return batch
 
 
 def _record(run: RunState, pages: list[tuple[int, str, str, int, int | None]], failed: dict[str, str]) -> RunState:
