@@ -40,6 +40,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -147,9 +148,6 @@ PHASES: PhaseTimer | None = None
 
 
 # --------------------------------------------------------------------------- warehouse vs ground truth
-# The same reading and decoding as tests/jira/flowrun.py (read_table / truth / warehouse).
-
-
 def sort_rows(table: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     from flowkit.destinations.schema import TABLES
 
@@ -158,30 +156,10 @@ def sort_rows(table: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def read_table(db: Path, table: str) -> list[dict[str, Any]]:
-    from flowkit.destinations.schema import TABLES
+    from flowkit.destinations.sqlite import read_rows
 
-    spec = TABLES[table]
-    names = [c.name for c in spec.columns]
-    conn = sqlite3.connect(db)
-    try:
-        exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)).fetchone()
-        if not exists:
-            return []
-        rows = []
-        for values in conn.execute(f'SELECT {", ".join(names)} FROM "{table}"'):
-            row = dict(zip(names, values, strict=True))
-            for column in spec.columns:
-                value = row[column.name]
-                if value is None:
-                    continue
-                if column.snowflake_type == "VARIANT":
-                    row[column.name] = json.loads(value)
-                elif column.snowflake_type == "BOOLEAN":
-                    row[column.name] = bool(value)
-            rows.append(row)
-    finally:
-        conn.close()
-    return sort_rows(table, rows)
+    with closing(sqlite3.connect(db)) as conn:
+        return read_rows(conn, table)
 
 
 def truth(sim: Any) -> dict[str, list[dict[str, Any]]]:

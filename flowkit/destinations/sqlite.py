@@ -524,12 +524,9 @@ class SQLiteDestination:
         """Rows of a destination table in row format (architecture.md section 2), ordered by
         primary key; with ``metadata`` the three ``_SNOWFLAKE_*`` columns too."""
         spec = self._spec(table)
-        cols = [c.name for c in (spec.all_columns if metadata else spec.columns)]
-        sql = f"SELECT {_cols(cols)} FROM {quote(spec.name)} ORDER BY {_cols(spec.primary_key)}"
         with self._lock:
             self._require(spec)
-            cur = self.conn.execute(sql)
-            return [from_sqlite(spec, dict(zip(cols, r, strict=True))) for r in cur.fetchall()]
+            return read_rows(self.conn, spec.name, metadata=metadata)
 
     def merged_scopes(self, table: str, run_id: str) -> dict[int, str]:
         """(scope -> attempt) pairs of ``run_id`` already merged into ``table`` (state/debugging)."""
@@ -555,3 +552,17 @@ class SQLiteDestination:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def read_rows(conn: sqlite3.Connection, table: str, *, metadata: bool = False) -> list[dict[str, Any]]:
+    """Rows of a warehouse table in row format, ordered by primary key; [] when the table does not exist.
+
+    Works on any connection (a reader need not open a `SQLiteDestination`, which would write pragmas).
+    """
+    spec = TABLES[table]
+    exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (spec.name,)).fetchone()
+    if not exists:
+        return []
+    cols = [c.name for c in (spec.all_columns if metadata else spec.columns)]
+    cur = conn.execute(f"SELECT {_cols(cols)} FROM {quote(spec.name)} ORDER BY {_cols(spec.primary_key)}")
+    return [from_sqlite(spec, dict(zip(cols, r, strict=True))) for r in cur.fetchall()]

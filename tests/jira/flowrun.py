@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 from flowkit.destinations.schema import TABLES
+from flowkit.destinations.sqlite import read_rows
 from flowkit.engine import RunReport, load_flow, run_flow
 
 FLOW = Path(__file__).resolve().parents[2] / "flows" / "jira_agile.yaml"
@@ -60,16 +61,9 @@ def run_cli(
 
 
 def read_table(db: Path, table: str) -> list[dict[str, Any]]:
-    """Business columns of a destination table, decoded to the ground-truth row format, sorted by key."""
-    spec = TABLES[table]
-    names = [c.name for c in spec.columns]
-    with sqlite3.connect(db) as conn:
-        exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)).fetchone()
-        if not exists:
-            return []
-        cursor = conn.execute(f'SELECT {", ".join(names)} FROM "{table}"')
-        rows = [_decode(spec, dict(zip(names, values, strict=True))) for values in cursor]
-    return sort_rows(table, rows)
+    """Business columns of a warehouse table in the ground-truth row format, sorted by primary key."""
+    with closing(sqlite3.connect(db)) as conn:
+        return read_rows(conn, table)
 
 
 def read_metadata(db: Path, table: str) -> dict[tuple[Any, ...], tuple[str, str, str]]:
@@ -96,15 +90,3 @@ def truth(sim: Any, tables: Sequence[str] = tuple(TABLES)) -> dict[str, list[dic
 
 def warehouse(db: Path, tables: Sequence[str] = tuple(TABLES)) -> dict[str, list[dict[str, Any]]]:
     return {t: read_table(db, t) for t in tables}
-
-
-def _decode(spec: Any, row: dict[str, Any]) -> dict[str, Any]:
-    for column in spec.columns:
-        value = row[column.name]
-        if value is None:
-            continue
-        if column.snowflake_type == "VARIANT":
-            row[column.name] = json.loads(value)
-        elif column.snowflake_type == "BOOLEAN":
-            row[column.name] = bool(value)
-    return row

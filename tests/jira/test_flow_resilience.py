@@ -23,6 +23,14 @@ def _p(overrides: dict[str, str]) -> list[str]:
     return args
 
 
+def _flowkit_run(flow: Path, home: Path, overrides: dict[str, str], *flags: str) -> tuple[list[str], dict[str, str]]:
+    """Command line and environment of a real `flowkit run` process; the token travels in the environment."""
+    visible = dict(overrides)
+    token = visible.pop("Jira API Token")
+    args = [sys.executable, "-m", "flowkit.cli", "run", str(flow), *flags, *_p(visible)]
+    return args, {"FLOWKIT_HOME": str(home), "JIRA_API_TOKEN": token, "PATH": "/usr/bin:/bin"}
+
+
 def test_wrong_token_exits_2_before_anything_is_written_and_never_shows_the_token(
     tmp_path: Path, jira_sim: Any
 ) -> None:
@@ -121,9 +129,7 @@ def test_a_run_killed_part_way_resumes_without_refetching_and_ends_exact(tmp_pat
     home = tmp_path / "home"
     flow = fast_flow(tmp_path)
     overrides = overrides_for(sim, db)
-    token = overrides.pop("Jira API Token")
-    args = [sys.executable, "-m", "flowkit.cli", "run", str(flow), "--once", *_p(overrides)]
-    env = {"FLOWKIT_HOME": str(home), "JIRA_API_TOKEN": token, "PATH": "/usr/bin:/bin"}
+    args, env = _flowkit_run(flow, home, overrides, "--once")
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while _journaled_boards(db) < 4 and time.monotonic() < deadline and proc.poll() is None:
@@ -133,7 +139,7 @@ def test_a_run_killed_part_way_resumes_without_refetching_and_ends_exact(tmp_pat
     proc.wait(timeout=10)
     configuration_calls = sum(v for k, v in sim.request_log.counts.items() if k.endswith("/configuration"))
 
-    report = run_once(flow, home, {**overrides, "Jira API Token": token})
+    report = run_once(flow, home, overrides)
     assert report.exit_code == 0, report.bulletins
     assert warehouse(db) == truth(sim)
     resumed_calls = sum(v for k, v in sim.request_log.counts.items() if k.endswith("/configuration"))
@@ -175,9 +181,8 @@ def test_continuous_mode_keeps_the_mirror_exact_and_stops_cleanly_on_sigterm(tmp
             processor["scheduling"]["run_schedule"] = "1 sec"  # a new run every second instead of every 10 mins
     flow.write_text(yaml.safe_dump(doc, sort_keys=False))
     overrides = {**overrides_for(jira_sim, db), "Merge Interval": "200 millis"}
-    token = overrides.pop("Jira API Token")
-    args = [sys.executable, "-m", "flowkit.cli", "run", str(flow), *_p(overrides)]
-    env = {"FLOWKIT_HOME": str(home), "JIRA_API_TOKEN": token, "PATH": "/usr/bin:/bin"}
+    args, env = _flowkit_run(flow, home, overrides)
+    token = overrides["Jira API Token"]
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         _wait_until(lambda: warehouse(db) == truth(jira_sim), proc)
@@ -225,16 +230,14 @@ def test_repeated_kills_at_varied_moments_still_end_exact(tmp_path: Path, jira_s
     home = tmp_path / "home"
     flow = fast_flow(tmp_path)
     overrides = overrides_for(sim, db)
-    token = overrides.pop("Jira API Token")
-    args = [sys.executable, "-m", "flowkit.cli", "run", str(flow), "--once", *_p(overrides)]
-    env = {"FLOWKIT_HOME": str(home), "JIRA_API_TOKEN": token, "PATH": "/usr/bin:/bin"}
+    args, env = _flowkit_run(flow, home, overrides, "--once")
     for delay in (0.45, 0.7, 1.0, 1.3, 1.6, 1.9):  # from start-up and listing to fetching and merging
         proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         sim.data.rename_board(1, f"Renamed after a kill at {delay}s")  # Jira keeps changing meanwhile
-    report = run_once(flow, home, {**overrides, "Jira API Token": token})
+    report = run_once(flow, home, overrides)
     assert report.exit_code == 0, report.bulletins
     assert warehouse(db) == truth(sim)
     with sqlite3.connect(db) as conn:
