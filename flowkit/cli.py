@@ -266,18 +266,23 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 
 def print_summary(report: RunReport, console: Console | None = None) -> None:
-    """Counters (``a.B.c`` names as a grid), bulletins and duration of a run."""
+    """Counters (``a.B.c`` names as a grid), bulletins and duration of a run.
+
+    Grid rows and columns keep the order in which the flow first reported them (e.g. tables in
+    merge order, then inserted / updated / deleted / unchanged); other counters are sorted.
+    """
     console = console or Console()
     grouped: dict[str, dict[str, dict[str, int]]] = {}
     plain: dict[str, int] = {}
-    for name, value in sorted(report.counters.items()):
+    for name, value in report.counters.items():
         parts = name.split(".")
         if len(parts) == 3:
             grouped.setdefault(parts[0], {}).setdefault(parts[1], {})[parts[2]] = value
         else:
             plain[name] = value
+    plain = dict(sorted(plain.items()))
     for group, rows in grouped.items():
-        columns = sorted({column for row in rows.values() for column in row})
+        columns = list(dict.fromkeys(column for row in rows.values() for column in row))
         table = Table(title=group)
         table.add_column(group)
         for column in columns:

@@ -33,9 +33,24 @@ SHOWN = {
 }
 
 
+# A fixed port keeps the simulator's URLs (the SELF columns) the same from one demo to the next,
+# so a second `make demo` really changes nothing; a free port is used when this one is taken.
+DEMO_PORT = 18089
+
+
+def start_simulator() -> JiraSimulator:
+    for port in (DEMO_PORT, 0):
+        sim = JiraSimulator(seed=1, boards=12, issues_per_board=60, latency_ms=5, port=port)
+        try:
+            return sim.start()
+        except OSError:
+            continue
+    raise RuntimeError("no loopback port for the Jira simulator")
+
+
 def main() -> int:
     console = Console()
-    with JiraSimulator(seed=1, boards=12, issues_per_board=60, latency_ms=5) as sim:
+    with start_simulator() as sim:
         console.print(f"[bold]Jira simulator[/] at {sim.url} (user {sim.email})")
         command = [
             sys.executable,
