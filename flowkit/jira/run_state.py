@@ -92,15 +92,18 @@ class RunState:
         """(board, table) pairs not yet settled; empty once the run can be merged."""
         if self.listing == "listing":
             return [(-1, "BOARD")]
+        # A table that failed as a whole (e.g. an oversized value) waits for nothing more: PutJournal
+        # stops journaling it, so its boards would otherwise never settle and the run never merge.
+        mapping = [t for t in self.tables if t != "BOARD" and t not in self.failed_tables]
         out: list[tuple[int, str]] = []
         for board in self.listed:
             board_state = self.board_status(board, "BOARD")
-            if board_state is None:
+            if board_state is None and "BOARD" not in self.failed_tables:
                 out.append((board, "BOARD"))
                 continue
-            if board_state[0] != "journaled":
+            if board_state is not None and board_state[0] != "journaled":
                 continue  # a board Jira refused has no mapping tables to fetch this run
-            out.extend((board, t) for t in self.tables if t != "BOARD" and not self.is_settled(board, t))
+            out.extend((board, t) for t in mapping if not self.is_settled(board, t))
         return out
 
     def ready_to_merge(self) -> bool:

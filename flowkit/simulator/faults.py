@@ -7,7 +7,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 
-FAULT_KINDS = ("503", "500", "status", "reset", "slow", "malformed", "truncated")
+FAULT_KINDS = ("503", "500", "status", "reset", "slow", "malformed", "truncated", "shape")
 
 
 @dataclass
@@ -18,7 +18,8 @@ class Fault:
     with a Jira error body; 429 gets the rate-limit headers), ``reset`` (close the socket without answering),
     ``slow`` (sleep ``delay_s`` then answer normally), ``malformed`` (200 whose JSON body is cut in half but
     complete at HTTP level), ``truncated`` (Content-Length of the full body, half of it sent, then the
-    connection closes).
+    connection closes), ``shape`` (200 with well-formed JSON whose listed items lost their ``id``: the kind of
+    answer a proxy or an API change produces, which no retry fixes).
     path: a regex searched in the request path (no query string); None matches every Jira endpoint.
     rate: probability of firing on a match (seeded RNG); None fires on every match.
     count: how many times it may still fire; None is unlimited.

@@ -123,7 +123,7 @@ class Handler(BaseHTTPRequestHandler):
                 return 0
             if fault.kind == "slow":
                 time.sleep(fault.delay_s)
-            elif fault.kind in ("malformed", "truncated"):
+            elif fault.kind in ("malformed", "truncated", "shape"):
                 post = fault.kind
             else:
                 return self._send(self._fault_response(fault, client))
@@ -192,10 +192,8 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
     def _send(self, resp: Response, post: str | None = None) -> int:
-        if isinstance(resp.body, str):
-            data = resp.body.encode()
-        else:
-            data = json.dumps(resp.body, separators=(",", ":")).encode()
+        body = _without_ids(resp.body) if post == "shape" and resp.status == 200 else resp.body
+        data = body.encode() if isinstance(body, str) else json.dumps(body, separators=(",", ":")).encode()
         declared = len(data)
         if post == "malformed":
             data = data[: max(1, len(data) // 2)]
@@ -219,3 +217,14 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:
             self.close_connection = True
         return resp.status
+
+
+def _without_ids(body: Any) -> Any:
+    """The ``shape`` fault: the same page, but its items (``values`` or ``issues``) have no ``id``."""
+    if not isinstance(body, dict):
+        return body
+    out = dict(body)
+    for key in ("values", "issues"):
+        if isinstance(out.get(key), list):
+            out[key] = [{k: v for k, v in item.items() if k != "id"} for item in out[key]]
+    return out

@@ -100,3 +100,21 @@ def test_progress_is_one_readable_line() -> None:
     assert "\n" not in line
     assert "board list complete (2 boards: 1 listed, 1 skipped, 0 failed)" in line
     assert "1 pending" in line
+
+
+def test_a_failed_table_settles_its_boards_so_the_run_can_still_merge() -> None:
+    run = _run(tables_for(("SPRINT", "BOARD_ISSUE"))).with_listing("complete", [1, 2])
+    run = run.with_page(1, "BOARD", "b1", 0, 1).with_page(2, "BOARD", "b2", 0, 1)
+    run = run.with_page(1, "BOARD_ISSUE", "i1", 0, 1).with_page(2, "BOARD_ISSUE", "i2", 0, 1)
+    run = run.with_page(1, "SPRINT", "s1", 0, 1)  # board 2's sprints were never journaled...
+    run = run.with_failed_table("SPRINT", "value over 16 MB")  # ...because the table failed
+    assert run.pending() == [(1, "BOARD_SPRINT"), (2, "BOARD_SPRINT")]
+    run = run.with_failed_table("BOARD_SPRINT", "value over 16 MB")
+    assert run.ready_to_merge() and run.tables_to_merge() == ["BOARD", "BOARD_ISSUE"]
+
+
+def test_a_failed_board_table_still_lets_each_board_fetch_its_mappings() -> None:
+    run = _run(tables_for(("BOARD_PROJECT",))).with_listing("complete", [1]).with_failed_table("BOARD", "too big")
+    assert run.pending() == [(1, "BOARD_PROJECT")]  # the BOARD row never lands, the projects still do
+    run = run.with_page(1, "BOARD_PROJECT", "p", 0, 1)
+    assert run.ready_to_merge()

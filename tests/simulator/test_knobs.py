@@ -209,3 +209,11 @@ def test_admin_endpoints(jira_sim: JiraSimulator) -> None:
 
 def test_remote_address_is_loopback(jira_sim: JiraSimulator) -> None:
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+", jira_sim.url)
+
+
+def test_fault_shape_serves_valid_json_whose_items_lost_their_ids(jira_sim: JiraSimulator) -> None:
+    jira_sim.add_fault("shape", count=1)
+    broken = get(jira_sim, BOARDS).json()
+    assert broken["values"] and all("id" not in board for board in broken["values"])
+    assert broken["total"] == len(broken["values"])  # the envelope itself is intact
+    assert all("id" in board for board in get(jira_sim, BOARDS).json()["values"])  # count=1: the next is fine

@@ -98,6 +98,14 @@ class _FetchBoardTable(Processor):
             )
             session.adjust_counter("boards.failed", 1)
             self._settle(state, run_id, board_id, todo, "failed", str(exc))
+        except Exception as exc:  # e.g. an answer of the wrong shape: no retry helps, and the board must
+            # still settle, or the run would wait for it forever (its FlowFile left with the first page)
+            reason = f"unexpected answer ({type(exc).__name__}: {exc})"
+            context.logger.error(
+                "%s: %s failed: %s; its existing rows are kept", board_label(attributes), self.what, reason
+            )
+            session.adjust_counter("boards.failed", 1)
+            self._settle(state, run_id, board_id, todo, "failed", reason)
 
     @staticmethod
     def _settle(

@@ -198,7 +198,10 @@ def _enrich(client: JiraClient, filters: _FilterCache, run: RunState, board: Map
         return _Enriched(board, skipped=str(exc))
     except JiraError as exc:
         return _Enriched(board, failed=str(exc))
-    row = board_row(board, configuration, saved_filter)
+    try:
+        row = board_row(board, configuration, saved_filter)
+    except (KeyError, TypeError, ValueError) as exc:  # an answer of the wrong shape: fail this board only
+        return _Enriched(board, failed=f"unexpected answer ({type(exc).__name__}: {exc})")
     info = BoardInfo(
         name=str(board.get("name") or ""),
         type=str(board.get("type") or ""),
