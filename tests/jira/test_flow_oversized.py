@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from flowkit.engine import state_document
 from tests.jira.flowrun import fast_flow, overrides_for, run_once, truth, warehouse
 
 OTHER_TABLES = ("SPRINT", "BOARD_SPRINT", "BOARD_PROJECT", "BOARD_ISSUE")
@@ -47,3 +48,13 @@ def test_set_null_stores_null_and_warns_naming_row_and_column(tmp_path: Path, bi
         if row["ID"] == big:
             row["COLUMN_CONFIG"] = None
     assert warehouse(db) == expected
+
+
+def test_a_run_whose_only_table_failed_still_ends(tmp_path: Path, big_sim: Any) -> None:
+    db = tmp_path / "warehouse.db"
+    home = tmp_path / "home"
+    overrides = overrides_for(big_sim, db, **{"Enabled Tables": ""})  # BOARD only, and BOARD fails
+    assert run_once(fast_flow(tmp_path), home, overrides).exit_code == 1
+    document = state_document(home)
+    progress = document["atlassian-jira-cloud-agile"]["components"]["Ingestion State"]["data"]["progress"]
+    assert " done;" in progress and "failed tables BOARD" in progress, progress
