@@ -217,10 +217,21 @@ def _state_table(flow_id: str, maps: Sequence[Mapping[str, Any]], width: int) ->
     table.add_column("component", overflow="fold")
     table.add_column("version", justify="right")
     table.add_column("key", overflow="fold")
-    table.add_column("value", no_wrap=True, overflow="ellipsis")
+    table.add_column("value", no_wrap=True, overflow="ellipsis", max_width=budget)
     for component, version, key, value in rows:
-        table.add_row(Text(component), version, Text(key), Text(one_line(value, budget)))
+        table.add_row(Text(component), version, Text(key), _value_cell(value, budget))
     return table
+
+
+PROSE_MAX = 300  # plain-text values up to this length are meant to be read whole (e.g. a progress line)
+
+
+def _value_cell(value: str, budget: int) -> Text:
+    """A JSON document or a long value is cut to one line (`--json` shows it whole); short prose wraps."""
+    flat = " ".join(value.split())
+    if len(flat) <= PROSE_MAX and not flat.startswith(("{", "[")):
+        return Text(flat, no_wrap=False, overflow="fold")
+    return Text(one_line(value, budget))
 
 
 def one_line(value: str, width: int) -> str:

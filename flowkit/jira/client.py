@@ -110,6 +110,9 @@ def split_order_by(jql: str) -> tuple[str, str | None]:
 # --------------------------------------------------------------------------------------------- the client
 
 
+_BASIC_CREDENTIALS = re.compile(r"Basic\s+[A-Za-z0-9+/=]{8,}")
+
+
 class JiraClient:
     """Jira Cloud REST client with pooled HTTP, Basic auth, paging, classification and bounded retries.
 
@@ -368,7 +371,7 @@ class JiraClient:
     def _redact(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, "***")
-        return text
+        return _BASIC_CREDENTIALS.sub("Basic ***", text)  # any echoed Authorization header, ours or not
 
     def _count(self, endpoint: str) -> None:
         with self._lock:
@@ -420,9 +423,10 @@ class JiraClient:
                 self._count(endpoint)
                 try:
                     response = self._send(method, url, params, json_body)
-                    result = classify_response(
-                        response.status_code, response.headers, response.content, board_scoped=board_scoped
-                    )
+                    # Redact the whole body first: messages quote a truncated snippet of it, and a
+                    # secret cut in half by the truncation would no longer match.
+                    body = self._redact(response.content.decode("utf-8", errors="replace"))
+                    result = classify_response(response.status_code, response.headers, body, board_scoped=board_scoped)
                 except _TRANSPORT_ERRORS as exc:
                     result = classify_exception(exc)
 

@@ -271,6 +271,19 @@ def test_state_show_prints_one_line_per_key(home: Path) -> None:
     assert 60 <= len(shown.split("…")[0]) <= 64  # about the first 60 characters
 
 
+def test_state_show_prints_short_prose_whole_and_cuts_documents(home: Path) -> None:
+    progress = "run 20261127T1 done; board list complete (10 boards: 10 listed, 0 skipped, 0 failed); 0 pending"
+    service = StateService(home)
+    try:
+        StateManager(service, "jira", "Ingestion State").set({"progress": progress, "run": json.dumps(JIRA_LIKE_RUN)})
+    finally:
+        service.close()
+    out = CliRunner().invoke(cli, ["state", "show"], env={"COLUMNS": "80"}).stdout
+    assert all(len(line) <= 80 for line in out.splitlines()), out
+    assert " ".join(out.split()).count(progress) == 1  # wrapped over lines, but every word of it is there
+    assert "chars)" in next(line for line in out.splitlines() if '{"' in line)  # the JSON document is cut
+
+
 def test_state_show_json_is_the_full_state_for_jq(home: Path, tmp_path: Path) -> None:
     empty = CliRunner().invoke(cli, ["state", "show", "--json"])
     assert empty.exit_code == 0 and json.loads(empty.stdout) == {}

@@ -22,6 +22,7 @@ from flowkit.jira.client import JiraClient
 from flowkit.jira.errors import (
     JiraAuthError,
     JiraBoardUnavailable,
+    JiraError,
     JiraPaginationError,
     JiraRedirectError,
     JiraRequestError,
@@ -249,6 +250,19 @@ def test_server_error_echoing_credentials_is_redacted(
     assert "retry 1/1" in caplog.text
     for text in (str(info.value), info.value.last_reason, caplog.text):
         assert TOKEN not in text and BASIC not in text
+
+
+@pytest.mark.parametrize("offset", range(270, 320, 7))
+def test_a_credential_straddling_the_quoted_snippet_is_redacted_whole(
+    server: ScriptedServer, make_client: Callable[..., JiraClient], offset: int
+) -> None:
+    # A proxy error page that echoes the request headers, placed so the quoted snippet (300 characters)
+    # would cut the credential in half: no prefix of it may survive either.
+    server.script = lambda req, n: Reply(400, "x" * offset + f" Authorization: {req.headers.get('Authorization')}")
+    client = make_client(retry=RetryPolicy(max_retries=0, initial_delay=0.01, max_delay=0.01))
+    with pytest.raises(JiraError) as info:
+        client.myself()
+    assert BASIC[:8] not in str(info.value) and TOKEN[:8] not in str(info.value)
 
 
 # ---------------------------------------------------------------- redirects

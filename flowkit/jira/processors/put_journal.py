@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 
-from flowkit.destinations.base import JournalBatch, OversizedValueError
+from flowkit.destinations.base import Destination, DestinationError, JournalBatch, OversizedValueError
 from flowkit.destinations.rows import apply_oversized_strategy
 from flowkit.destinations.schema import TABLES
 from flowkit.engine import FlowFile, ProcessContext, Processor, ProcessSession, PropertyDescriptor, validators
@@ -83,8 +84,12 @@ class PutJournal(Processor):
                 journaled += len(rows)
                 count = attrs.get(FRAGMENT_COUNT)
                 pages.append((board_id, table, attrs[ATTEMPT], int(attrs[FRAGMENT_INDEX]), _int(count)))
-            destination.append_journal_many(batches)  # one transaction for the trigger's pages
-            state.update(run_id, lambda r, p=pages, f=failed_tables: _record(r, p, f))  # type: ignore[misc]
+            refused = _append(destination, batches, context.logger)
+            pages = [page for page in pages if (page[0], page[1]) not in refused]
+            state.update(
+                run_id,
+                lambda r, p=pages, f=failed_tables, b=refused: _record(r, p, f, b),  # type: ignore[misc]
+            )
             signal = session.create(attributes={RUN_ID: run_id})
             session.transfer(signal, REL_SUCCESS)
         for flowfile in batch:
@@ -105,11 +110,38 @@ def _take(session: ProcessSession, most: int, rows: int) -> list[FlowFile]:
     return batch
 
 
-def _record(run: RunState, pages: list[tuple[int, str, str, int, int | None]], failed: dict[str, str]) -> RunState:
+def _append(
+    destination: Destination, batches: list[JournalBatch], logger: logging.Logger
+) -> dict[tuple[int, str], str]:
+    """Append the trigger's pages in one transaction; if the destination refuses one, journal the others
+    one by one and return the refused (board, table) pairs with the reason, so only those boards fail."""
+    try:
+        destination.append_journal_many(batches)  # one transaction (one fsync) for the trigger's pages
+        return {}
+    except DestinationError:
+        pass
+    refused: dict[tuple[int, str], str] = {}
+    for batch in batches:
+        try:
+            destination.append_journal(batch.table, batch.run_id, batch.scope, batch.attempt, batch.rows)
+        except DestinationError as exc:
+            logger.error("board %s: %s could not be journaled (%s); its rows are kept", batch.scope, batch.table, exc)
+            refused[(batch.scope, batch.table)] = str(exc)
+    return refused
+
+
+def _record(
+    run: RunState,
+    pages: list[tuple[int, str, str, int, int | None]],
+    failed: dict[str, str],
+    failed_boards: dict[tuple[int, str], str],
+) -> RunState:
     for board_id, table, attempt, index, count in pages:
         run = run.with_page(board_id, table, attempt, index, count)
     for table, reason in failed.items():
         run = run.with_failed_table(table, reason)
+    for (board_id, table), reason in failed_boards.items():
+        run = run.with_settled(board_id, table, "failed", reason)
     return run
 
 

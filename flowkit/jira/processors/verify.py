@@ -5,6 +5,7 @@ from __future__ import annotations
 from flowkit.engine import ConfigurationError, ProcessContext, Processor, ProcessSession, PropertyDescriptor
 from flowkit.jira.errors import JiraAuthError
 from flowkit.jira.processors.common import INGESTION_STATE, JIRA_CLIENT, REL_SUCCESS, RUN_ID, services
+from flowkit.jira.run_state import tables_for
 from flowkit.jira.validators import enabled_tables, parse_enabled_tables
 
 ENABLED_TABLES = PropertyDescriptor(
@@ -39,11 +40,21 @@ class VerifyConnection(Processor):
             raise ConfigurationError(
                 f"Jira refused the credentials for 'Environment URL' with 'Jira Email' and 'Jira API Token' ({exc})"
             ) from exc
-        started = state.begin_run(parse_enabled_tables(context.property(ENABLED_TABLES).value or ""))
+        enabled = parse_enabled_tables(context.property(ENABLED_TABLES).value or "")
+        started = state.begin_run(enabled)
         if started is None:
             context.yield_()
             return
         run, resumed = started
+        if resumed and run.tables != tables_for(enabled):
+            # A resumed run keeps its tables, so what it merges is one consistent snapshot.
+            context.logger.warning(
+                "resuming run %s with the tables it started with (%s); 'Enabled Tables' now gives (%s),"
+                " which applies from the next run",
+                run.run_id,
+                ", ".join(run.tables),
+                ", ".join(tables_for(enabled)),
+            )
         client_service.run_start_requests = requests_before  # the run's request count includes /myself
         context.logger.info(
             "%s run %s (site time zone %s, tables %s)",
