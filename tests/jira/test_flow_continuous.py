@@ -68,3 +68,21 @@ def _has(db: Path, expected: dict[str, list[dict[str, Any]]]) -> bool:
         return warehouse(db, tuple(expected)) == expected
     except Exception:
         return False  # the warehouse is being created
+
+
+def test_a_resumed_run_keeps_its_tables_and_says_so_when_enabled_tables_changed(
+    tmp_path: Path, jira_sim_factory: Any
+) -> None:
+    sim = jira_sim_factory(latency_ms=80)  # an unbroken run takes well over a second
+    db, home, flow = tmp_path / "warehouse.db", tmp_path / "home", fast_flow(tmp_path)
+    loaded = load_flow(flow, overrides=overrides_for(sim, db), env={})
+    stop = threading.Event()
+    threading.Timer(0.4, stop.set).start()  # interrupt the first run part-way (after /myself: 80 ms)
+    first = run_flow(loaded, once=True, home=home, stop=stop)
+    assert first.interrupted
+    overrides = overrides_for(sim, db, **{"Enabled Tables": "SPRINT"})
+    resumed = run_flow(load_flow(flow, overrides=overrides, env={}), once=True, home=home)
+    assert resumed.exit_code == 0, resumed.bulletins
+    warnings = [b.message for b in resumed.bulletins if b.level == "WARNING"]
+    assert any("with the tables it started with" in w and "applies from the next run" in w for w in warnings)
+    assert warehouse(db) == truth(sim)  # the run it resumed still covered every table
