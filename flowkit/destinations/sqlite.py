@@ -17,7 +17,8 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -337,6 +338,23 @@ class SQLiteDestination:
             if not self._exists(name):
                 raise DestinationError(f"table {name} does not exist in {self.path}; call ensure_tables first")
 
+    @contextmanager
+    def _transaction(self, failure: str) -> Iterator[sqlite3.Connection]:
+        """One write transaction under the lock: BEGIN IMMEDIATE, then COMMIT, or ROLLBACK on any error.
+        SQLite errors become one `DestinationError` line: "<failure> in <path>: <error>"."""
+        with self._lock:
+            conn = self.conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise DestinationError(f"{failure} in {self.path}: {exc}") from exc
+
     def _now(self) -> str:
         return format_timestamp(self._clock())
 
@@ -365,25 +383,15 @@ class SQLiteDestination:
             ref = TABLES[name].retained_by
             if ref:
                 names.add(ref[0])
-        with self._lock:
-            conn = self.conn
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    for stmt in create_merge_log_sql():
-                        conn.execute(stmt)
-                    for name in merge_order(names):
-                        spec = TABLES[name]
-                        for stmt in (*create_table_sql(spec), *create_journal_sql(spec)):
-                            conn.execute(stmt)
-                        self._check_columns(spec.name, [c.name for c in spec.all_columns])
-                        self._check_columns(spec.journal_name, [SEQ, RUN_ID, SCOPE, ATTEMPT, *spec.column_names, HASH])
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise DestinationError(f"cannot create tables in {self.path}: {exc}") from exc
+        with self._transaction("cannot create tables") as conn:
+            for stmt in create_merge_log_sql():
+                conn.execute(stmt)
+            for name in merge_order(names):
+                spec = TABLES[name]
+                for stmt in (*create_table_sql(spec), *create_journal_sql(spec)):
+                    conn.execute(stmt)
+                self._check_columns(spec.name, [c.name for c in spec.all_columns])
+                self._check_columns(spec.journal_name, [SEQ, RUN_ID, SCOPE, ATTEMPT, *spec.column_names, HASH])
 
     def append_journal(
         self, table: str, run_id: str, scope: int, attempt: str, rows: Sequence[Mapping[str, Any]]
@@ -398,19 +406,9 @@ class SQLiteDestination:
         statements = [self._encode_batch(batch) for batch in batches if batch.rows]
         if not statements:
             return
-        with self._lock:
-            conn = self.conn
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    for sql, data in statements:
-                        conn.executemany(sql, data)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise DestinationError(f"cannot append to the journal in {self.path}: {exc}") from exc
+        with self._transaction("cannot append to the journal") as conn:
+            for sql, data in statements:
+                conn.executemany(sql, data)
 
     def _encode_batch(self, batch: JournalBatch) -> tuple[str, list[tuple[Any, ...]]]:
         spec = self._spec(batch.table)
@@ -431,69 +429,50 @@ class SQLiteDestination:
         accepted = [(int(scope), str(attempt)) for scope, attempt in plan.accepted.items()]
         listed = [(int(b),) for b in plan.listed_boards] if plan.listed_boards is not None else []
         with self._lock:
-            conn = self.conn
             self._require(spec)
             if spec.retained_by and not self._exists(spec.retained_by[0]):
                 raise DestinationError(f"{spec.name} cannot be merged without table {spec.retained_by[0]}")
             params = {"table": spec.name, "run_id": str(plan.run_id), "now": self._now()}
             result = MergeResult()
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    for stmt in merge_setup_sql(spec):
-                        conn.execute(stmt)
-                    conn.executemany(f"INSERT INTO temp.{quote(_ACCEPTED)} (SCOPE, ATTEMPT) VALUES (?, ?)", accepted)
-                    conn.executemany(f"INSERT OR IGNORE INTO temp.{quote(_LISTED)} (ID) VALUES (?)", listed)
-                    for step in steps:
-                        count = conn.execute(step.sql, params).rowcount
-                        if step.kind == "inserted":
-                            result.inserted += count
-                        elif step.kind == "updated":
-                            result.updated += count
-                        elif step.kind == "deleted":
-                            result.deleted += count
-                    staged = conn.execute(f"SELECT COUNT(*) FROM temp.{quote(_STAGE)}").fetchone()[0]
-                    result.unchanged = staged - result.inserted - result.updated
-                    result.skipped_scopes = conn.execute(
-                        f"SELECT COUNT(*) FROM temp.{quote(_ACCEPTED)} WHERE NEW = 0"
-                    ).fetchone()[0]
-                    for stmt in merge_teardown_sql():
-                        conn.execute(stmt)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise DestinationError(f"merge of {spec.name} into {self.path} failed: {exc}") from exc
+            with self._transaction(f"merge of {spec.name} failed") as conn:
+                for stmt in merge_setup_sql(spec):
+                    conn.execute(stmt)
+                conn.executemany(f"INSERT INTO temp.{quote(_ACCEPTED)} (SCOPE, ATTEMPT) VALUES (?, ?)", accepted)
+                conn.executemany(f"INSERT OR IGNORE INTO temp.{quote(_LISTED)} (ID) VALUES (?)", listed)
+                for step in steps:
+                    count = conn.execute(step.sql, params).rowcount
+                    if step.kind == "inserted":
+                        result.inserted += count
+                    elif step.kind == "updated":
+                        result.updated += count
+                    elif step.kind == "deleted":
+                        result.deleted += count
+                staged = conn.execute(f"SELECT COUNT(*) FROM temp.{quote(_STAGE)}").fetchone()[0]
+                result.unchanged = staged - result.inserted - result.updated
+                result.skipped_scopes = conn.execute(
+                    f"SELECT COUNT(*) FROM temp.{quote(_ACCEPTED)} WHERE NEW = 0"
+                ).fetchone()[0]
+                for stmt in merge_teardown_sql():
+                    conn.execute(stmt)
         return result
 
     def prune_journal(self, keep_run_id: str | None) -> int:
         """Delete journal rows (and merge-log entries) of every run except ``keep_run_id``
         (everything when None). Returns the number of journal rows deleted."""
         deleted = 0
-        with self._lock:
-            conn = self.conn
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    for spec in TABLES.values():
-                        if not self._exists(spec.journal_name):
-                            continue
-                        sql = f"DELETE FROM {quote(spec.journal_name)}"
-                        if keep_run_id is not None:
-                            sql += f" WHERE {quote(RUN_ID)} IS NOT ?"
-                        deleted += conn.execute(sql, () if keep_run_id is None else (keep_run_id,)).rowcount
-                    if self._exists(MERGE_LOG):
-                        sql = f"DELETE FROM {quote(MERGE_LOG)}"
-                        if keep_run_id is not None:
-                            sql += " WHERE RUN_ID IS NOT ?"
-                        conn.execute(sql, () if keep_run_id is None else (keep_run_id,))
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise DestinationError(f"cannot prune journal in {self.path}: {exc}") from exc
+        with self._transaction("cannot prune the journal") as conn:
+            for spec in TABLES.values():
+                if not self._exists(spec.journal_name):
+                    continue
+                sql = f"DELETE FROM {quote(spec.journal_name)}"
+                if keep_run_id is not None:
+                    sql += f" WHERE {quote(RUN_ID)} IS NOT ?"
+                deleted += conn.execute(sql, () if keep_run_id is None else (keep_run_id,)).rowcount
+            if self._exists(MERGE_LOG):
+                sql = f"DELETE FROM {quote(MERGE_LOG)}"
+                if keep_run_id is not None:
+                    sql += " WHERE RUN_ID IS NOT ?"
+                conn.execute(sql, () if keep_run_id is None else (keep_run_id,))
         return deleted
 
     def counts(self) -> dict[str, int]:
