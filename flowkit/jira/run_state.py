@@ -23,11 +23,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-# Tables in merge order: SPRINT after BOARD_SPRINT (it keeps sprints still mapped to a board).
-ALL_TABLES = ("BOARD", "BOARD_SPRINT", "SPRINT", "BOARD_PROJECT", "BOARD_ISSUE")
-OPTIONAL_TABLES = ("BOARD_ISSUE", "BOARD_PROJECT", "SPRINT")
-# The tables each Fetch* processor fills (SPRINT fills both SPRINT and BOARD_SPRINT).
-SPRINT_TABLES = ("SPRINT", "BOARD_SPRINT")
+from flowkit.destinations.schema import ENABLED_TABLE_GROUPS, tables_for_enabled
+
+# The `Enabled Tables` values (product.md §3); the destination schema says what each one fills.
+OPTIONAL_TABLES = tuple(sorted(ENABLED_TABLE_GROUPS))
 
 Phase = Literal["fetching", "merging", "done"]
 Listing = Literal["listing", "complete", "incomplete"]
@@ -36,11 +35,8 @@ SETTLED: frozenset[str] = frozenset({"journaled", "skipped", "failed"})
 
 
 def tables_for(enabled: Iterable[str]) -> tuple[str, ...]:
-    """Destination tables a run fills, in merge order, for the `Enabled Tables` values given."""
-    wanted = {"BOARD", *enabled}
-    if "SPRINT" in wanted:
-        wanted.add("BOARD_SPRINT")
-    return tuple(t for t in ALL_TABLES if t in wanted)
+    """Destination tables a run fills, in merge order (SPRINT after BOARD_SPRINT), for `Enabled Tables`."""
+    return tuple(tables_for_enabled(enabled))
 
 
 @dataclass(frozen=True)

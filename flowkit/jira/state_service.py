@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from flowkit.engine import ConfigurationContext, ControllerService, StateMap
+from flowkit.engine import ConfigurationContext, ControllerService, StateManager, StateMap
 from flowkit.jira.run_state import RunState, tables_for
 
 RUN_KEY = "run"
@@ -109,7 +109,7 @@ class StandardJiraIngestionStateService(ControllerService):
 
     # ---- plumbing -------------------------------------------------------------------------------
 
-    def _manager(self):  # type: ignore[no-untyped-def]
+    def _manager(self) -> StateManager:
         if self._context is None:
             raise RuntimeError("StandardJiraIngestionStateService is not enabled")
         return self._context.state
@@ -117,7 +117,7 @@ class StandardJiraIngestionStateService(ControllerService):
     def _snapshot(self) -> tuple[StateMap, RunState | None]:
         """The cached (state, run), read from the store when there is none. Call with the lock held."""
         if self._cache is None:
-            stored: StateMap = self._manager().get()
+            stored = self._manager().get()
             self._cache = (stored, _decode(stored))
         return self._cache
 

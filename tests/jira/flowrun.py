@@ -68,14 +68,11 @@ def read_table(db: Path, table: str) -> list[dict[str, Any]]:
 
 def read_metadata(db: Path, table: str) -> dict[tuple[Any, ...], tuple[str, str, str]]:
     """Primary key -> (_SNOWFLAKE_INSERTED_AT, _SNOWFLAKE_UPDATED_AT, _SNOWFLAKE_HASH)."""
-    spec = TABLES[table]
-    keys = ", ".join(spec.primary_key)
-    with sqlite3.connect(db) as conn:
-        cursor = conn.execute(
-            f'SELECT {keys}, _SNOWFLAKE_INSERTED_AT, _SNOWFLAKE_UPDATED_AT, _SNOWFLAKE_HASH FROM "{table}"'
-        )
-        n = len(spec.primary_key)
-        return {tuple(r[:n]): tuple(r[n:]) for r in cursor}  # type: ignore[misc]
+    keys = TABLES[table].primary_key
+    metadata = ("_SNOWFLAKE_INSERTED_AT", "_SNOWFLAKE_UPDATED_AT", "_SNOWFLAKE_HASH")
+    with closing(sqlite3.connect(db)) as conn:
+        rows = read_rows(conn, table, metadata=True)
+    return {tuple(r[k] for k in keys): (r[metadata[0]], r[metadata[1]], r[metadata[2]]) for r in rows}
 
 
 def sort_rows(table: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

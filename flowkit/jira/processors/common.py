@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from flowkit.engine import FlowFile, ProcessContext, ProcessSession, PropertyDescriptor, Relationship
+from flowkit.engine import ProcessContext, ProcessSession, PropertyDescriptor, Relationship
 from flowkit.jira.services import JiraCloudClientService, WarehouseDestinationService
 from flowkit.jira.state_service import StandardJiraIngestionStateService
 
@@ -53,7 +53,6 @@ def board_label(attributes: Mapping[str, str]) -> str:
 
 def emit_records(
     session: ProcessSession,
-    parent: FlowFile | None,
     relationship: Relationship,
     *,
     run_id: str,
@@ -74,7 +73,7 @@ def emit_records(
     }
     if last:
         attributes[FRAGMENT_COUNT] = str(index + 1)
-    child = session.create(parent, attributes=attributes, records=tuple(records))
+    child = session.create(attributes=attributes, records=tuple(records))
     session.transfer(child, relationship)
 
 

@@ -70,7 +70,6 @@ class _FetchBoardTable(Processor):
                     make = self.tables[table]
                     emit_records(
                         session,
-                        None,
                         REL_SUCCESS,
                         run_id=run_id,
                         board_id=board_id,

@@ -11,7 +11,6 @@ from typing import Any
 
 from flowkit.engine import (
     ConfigurationError,
-    FlowFile,
     ProcessContext,
     Processor,
     ProcessSession,
@@ -120,7 +119,6 @@ class ListBoards(Processor):
         elif item.row is not None:
             emit_records(
                 session,
-                None,
                 REL_JOURNAL,
                 run_id=run.run_id,
                 board_id=board_id,
@@ -133,10 +131,10 @@ class ListBoards(Processor):
             self._emit_board(session, run, board_id)
 
     @staticmethod
-    def _emit_board(session: ProcessSession, run: RunState, board_id: int) -> FlowFile | None:
+    def _emit_board(session: ProcessSession, run: RunState, board_id: int) -> None:
         info = run.info.get(board_id)
         if info is None:
-            return None
+            return
         attributes = {
             RUN_ID: run.run_id,
             BOARD_ID: str(board_id),
@@ -149,7 +147,6 @@ class ListBoards(Processor):
             attributes[SUB_QUERY] = info.sub_query
         flowfile = session.create(attributes=attributes)
         session.transfer(flowfile, REL_SUCCESS)
-        return flowfile
 
 
 def _record_page(enriched: list[_Enriched], run: RunState) -> RunState:

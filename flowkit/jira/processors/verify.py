@@ -46,14 +46,15 @@ class VerifyConnection(Processor):
             context.yield_()
             return
         run, resumed = started
-        if resumed and run.tables != tables_for(enabled):
+        wanted = tables_for(enabled)
+        if resumed and run.tables != wanted:
             # A resumed run keeps its tables, so what it merges is one consistent snapshot.
             context.logger.warning(
                 "resuming run %s with the tables it started with (%s); 'Enabled Tables' now gives (%s),"
                 " which applies from the next run",
                 run.run_id,
                 ", ".join(run.tables),
-                ", ".join(tables_for(enabled)),
+                ", ".join(wanted),
             )
         client_service.run_start_requests = requests_before  # the run's request count includes /myself
         context.logger.info(
