@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import click
 from rich import box
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
@@ -33,9 +33,13 @@ from flowkit.engine import (
     show_state,
     state_document,
 )
+from flowkit.engine.graph import FORMATS, RENDERED, describe, render, to_dot, to_mermaid
+from flowkit.engine.history import keep_runs_from_env, status_document
+from flowkit.terminal import Progress, Redactor, summary_document
 
 F = TypeVar("F", bound=Callable[..., Any])
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_FORMATS = ("text", "json")
 EXIT_CONFIGURATION = 2
 
 
@@ -45,12 +49,16 @@ def flowkit_home() -> Path:
 
 
 @contextmanager
-def _one_line_errors() -> Iterator[None]:
-    """Turn library errors into ``flowkit: error: ...`` on stderr and exit code 2."""
+def _one_line_errors(as_json: bool = False) -> Iterator[None]:
+    """Turn library errors into ``flowkit: error: ...`` (or one JSON object) on stderr and exit code 2."""
     try:
         yield
     except (ConfigurationError, FlowRunningError) as exc:
-        click.echo(f"flowkit: error: {exc}", err=True)
+        if as_json:
+            document = {"event": "error", "level": "ERROR", "message": str(exc)}
+            click.echo(json.dumps(document, ensure_ascii=False), err=True)
+        else:
+            click.echo(f"flowkit: error: {exc}", err=True)
         raise click.exceptions.Exit(EXIT_CONFIGURATION) from None
 
 
@@ -105,8 +113,39 @@ def cli(log_level: str) -> None:
 @click.argument("flow", type=click.Path(path_type=Path))
 @click.option("--once", is_flag=True, help="Run every source once, drain every queue, then exit.")
 @_parameter_options
-def run(flow: Path, once: bool, overrides: tuple[str, ...], parameters_file: Path | None) -> None:
+@click.option("--quiet", "-q", is_flag=True, help="No live progress and no summary: only log records and errors.")
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    default="text",
+    show_default=True,
+    help="json: one JSON object per line on stderr (log records, progress) and the summary as JSON on stdout.",
+)
+@click.option(
+    "--progress-interval",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How often a progress line is written when stderr is not a terminal (or with --log-format json).",
+)
+@click.pass_context
+def run(
+    ctx: click.Context,
+    flow: Path,
+    once: bool,
+    overrides: tuple[str, ...],
+    parameters_file: Path | None,
+    quiet: bool,
+    log_format: str,
+    progress_interval: float,
+) -> None:
     """Run a flow until SIGINT/SIGTERM, or one full pass with --once.
+
+    While it runs, a terminal shows live progress (per processor in / out / queued, and what the
+    flow's components report: phase, boards done of total, Jira requests, rate-limit waits);
+    when stderr is not a terminal a progress line is written every --progress-interval seconds.
+    Every run is recorded in the run history (`flowkit status`).
 
     Exit codes: 0 success, 1 the run completed with errors (ERROR bulletins) or was
     interrupted during --once, 2 configuration or usage error (one line on stderr), or the
@@ -115,22 +154,59 @@ def run(flow: Path, once: bool, overrides: tuple[str, ...], parameters_file: Pat
     \b
     Example:
         flowkit run flows/example.yaml --once
-        flowkit run flows/example.yaml -p "Greeting=hi" --parameters params.yaml
+        flowkit run flows/example.yaml --once -p "Greeting=hi" --log-format json
+        flowkit run flows/example.yaml --once --quiet
     """
-    with _one_line_errors():
+    json_mode = log_format == "json"
+    with _one_line_errors(json_mode):
         loaded = _load(flow, overrides, parameters_file)
+        keep = _keep_runs()
+        redactor = Redactor(p.value for p in loaded.parameters.values() if p.sensitive and p.value)
+        level = logging.getLogger().getEffectiveLevel()
+        mode = "quiet" if quiet else "json" if json_mode else "live" if sys.stderr.isatty() else "lines"
+        progress = Progress(mode, redactor, level, progress_interval)
         stop = threading.Event()
 
         def announce() -> None:  # once running: a refused start stays a one-line error on stderr
-            click.echo(
-                f"flowkit: running flow '{loaded.flow_id}' (pid {os.getpid()}); Ctrl+C or SIGTERM stops it",
-                err=True,
-            )
+            if json_mode:
+                progress.event({"event": "run_started", "flow": loaded.flow_id, "pid": os.getpid()})
+            elif not once:
+                click.echo(
+                    f"flowkit: running flow '{loaded.flow_id}' (pid {os.getpid()}); Ctrl+C or SIGTERM stops it",
+                    err=True,
+                )
+            progress.start()
 
-        with _stop_on_signals(stop):
-            report = run_flow(loaded, once=once, home=flowkit_home(), stop=stop, on_started=None if once else announce)
-    print_summary(report)
-    raise click.exceptions.Exit(report.exit_code)
+        final = None
+        try:
+            with _stop_on_signals(stop):
+                report = run_flow(
+                    loaded,
+                    once=once,
+                    home=flowkit_home(),
+                    stop=stop,
+                    on_started=announce,
+                    on_status=progress.update if progress.wants_status else None,
+                    status_interval=progress.interval,
+                    keep_runs=keep,
+                )
+            final = report.status
+        finally:
+            progress.stop(final)
+    if quiet:
+        pass
+    elif json_mode:
+        click.echo(redactor.redact(json.dumps(summary_document(report), ensure_ascii=False)))
+    else:
+        print_summary(report)
+    ctx.exit(report.exit_code)
+
+
+def _keep_runs() -> int:
+    try:
+        return keep_runs_from_env()
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
 
 
 @cli.command()
@@ -256,6 +332,202 @@ def state_clear(flow: Path | None) -> None:
         flow_id = flow_id_of(flow) if flow else None
         count = clear_state(flowkit_home(), flow_id)
     click.echo(f"cleared {count} state map(s) of {f'flow {flow_id!r}' if flow_id else 'every flow'}")
+
+
+@cli.command()
+@click.argument("flow", type=click.Path(path_type=Path), required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print everything as one JSON document, for scripts.")
+@click.option(
+    "--runs", "limit", type=click.IntRange(min=1), default=10, show_default=True, help="How many runs to show."
+)
+def status(flow: Path | None, as_json: bool, limit: int) -> None:
+    """Show whether a flow runs, its current state, its last runs and rows per destination table.
+
+    Runs come from the run history in $FLOWKIT_HOME/state.db (the newest 100 runs per flow are
+    kept; set FLOWKIT_HISTORY_RUNS to change that). Row counts are those recorded at the end of
+    the newest run that merged. Without FLOW: every flow known under $FLOWKIT_HOME.
+
+    \b
+    Example:
+        flowkit status flows/example.yaml
+        flowkit status
+        flowkit status flows/example.yaml --json | jq '.[].runs[0].outcome'
+    """
+    with _one_line_errors():
+        flow_id = flow_id_of(flow) if flow else None
+        document = status_document(flowkit_home(), flow_id, limit)
+    if as_json:
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        return
+    if not document or all(not entry["runs"] and not entry["state"]["components"] for entry in document.values()):
+        click.echo(f"nothing recorded for {f'flow {flow_id!r}' if flow_id else 'any flow'} in {flowkit_home()}")
+        return
+    console = Console()
+    for each_flow, entry in document.items():
+        print_status(each_flow, entry, console)
+
+
+def print_status(flow_id: str, entry: Mapping[str, Any], console: Console) -> None:
+    """One flow's status as text: headline, short state values, runs, the newest run's details, row counts."""
+    runs = entry["runs"]
+    if entry["running"]:
+        headline = f"flow '{flow_id}': running (pid {entry['pid']})"
+    else:
+        last = f"; last run {runs[0]['outcome']}, started {_when(runs[0]['started_at'])}" if runs else ""
+        headline = f"flow '{flow_id}': not running{last}"
+    console.print(Text(headline, style="bold"))
+    state_lines = [
+        (name, key, value)
+        for name, stored in [("(flow)", entry["state"]["flow"]), *entry["state"]["components"].items()]
+        if stored
+        for key, value in stored["data"].items()
+        if isinstance(value, str) and len(value) <= PROSE_MAX
+    ]
+    if state_lines:
+        table = Table(title="state", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        for column in ("component", "key", "value"):
+            table.add_column(column, overflow="fold")
+        for name, key, value in state_lines:
+            table.add_row(Text(name), Text(key), Text(value))
+        console.print(table)
+    if runs:
+        console.print(_runs_table(runs))
+        console.print(_run_detail(runs[0]))
+    if entry["tables"]:
+        table = Table(
+            title="rows per destination table",
+            title_justify="left",
+            caption=f"counted at the end of run #{entry['tables_run_id']}",
+            caption_justify="left",
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            pad_edge=False,
+        )
+        table.add_column("table")
+        table.add_column("rows", justify="right")
+        for name, rows in entry["tables"].items():
+            table.add_row(name, str(rows))
+        console.print(table)
+
+
+def _when(iso: str | None) -> str:
+    return (iso or "")[:19].replace("T", " ") + (" UTC" if iso else "")
+
+
+def _runs_table(runs: Sequence[Mapping[str, Any]]) -> Table:
+    """One line per run: rows are summed over tables as +inserted ~updated -deleted."""
+    table = Table(
+        title="last runs (newest first)", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False
+    )
+    table.add_column("run", justify="right")
+    table.add_column("started (UTC)", no_wrap=True)
+    table.add_column("took", justify="right", no_wrap=True)
+    table.add_column("outcome", no_wrap=True)
+    table.add_column("requests", justify="right")
+    table.add_column("rows", justify="right", no_wrap=True)
+    table.add_column("bulletins", justify="right", no_wrap=True)
+    style = {"failed": "red", "error": "red", "died": "red", "interrupted": "yellow", "running": "cyan"}
+    for run in runs:
+        counters = run["counters"]
+        sums = [
+            sum(v for k, v in counters.items() if k.startswith("rows.") and k.endswith("." + kind))
+            for kind in ("inserted", "updated", "deleted")
+        ]
+        levels = [b["level"] for b in run["bulletins"]]
+        table.add_row(
+            f"#{run['run_id']}",
+            _when(run["started_at"])[:16],
+            f"{run['duration_s']:.1f}s" if run["duration_s"] is not None else "",
+            Text(run["outcome"], style=style.get(run["outcome"], "green")),
+            str(sum(v for k, v in counters.items() if k.endswith(".requests"))),
+            f"+{sums[0]} ~{sums[1]} -{sums[2]}",
+            f"{levels.count('WARNING')}W {levels.count('ERROR')}E",
+        )
+    return table
+
+
+def _run_detail(run: Mapping[str, Any]) -> Group:
+    """The newest run: per-table merge counts and its bulletins."""
+    parts: list[Any] = []
+    grid: dict[str, dict[str, int]] = {}
+    for name, value in run["counters"].items():
+        pieces = name.split(".")
+        if len(pieces) == 3 and pieces[0] == "rows":
+            grid.setdefault(pieces[1], {})[pieces[2]] = value
+    if grid:
+        columns = list(dict.fromkeys(c for row in grid.values() for c in row))
+        table = Table(
+            title=f"run #{run['run_id']}: merged rows", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False
+        )
+        table.add_column("table")
+        for column in columns:
+            table.add_column(column, justify="right")
+        for name, row in grid.items():
+            table.add_row(name, *(str(row.get(c, 0)) for c in columns))
+        parts.append(table)
+    if run["error"]:
+        parts.append(Text(f"run #{run['run_id']} stopped: {run['error']}", style="red"))
+    bulletins = run["bulletins"]
+    if bulletins:
+        table = Table(
+            title=f"run #{run['run_id']}: bulletins", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False
+        )
+        for column in ("level", "component", "message"):
+            table.add_column(column, overflow="fold")
+        for bulletin in bulletins[:20]:
+            style = "red" if bulletin["level"] == "ERROR" else "yellow"
+            table.add_row(Text(bulletin["level"], style=style), Text(bulletin["component"]), Text(bulletin["message"]))
+        more = len(bulletins) - 20 + (run["bulletins_dropped"] or 0)
+        parts.append(table)
+        if more > 0:
+            parts.append(Text(f"... and {more} more (flowkit status --json shows the stored ones)"))
+    return Group(*parts)
+
+
+@cli.command()
+@click.argument("flow", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="mermaid",
+    show_default=True,
+    help="mermaid (renders in Markdown on GitHub/GitLab) or dot (Graphviz).",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write to this file instead of stdout; a .svg or .png name renders the picture with Graphviz 'dot'.",
+)
+def graph(flow: Path, fmt: str, output: Path | None) -> None:
+    """Print the flow's picture: processors (type, schedule), connections (relationships,
+    back-pressure thresholds), controller services (and who uses them), parameters.
+
+    Drawn from the flow file alone: no parameter value or secret is needed, sensitive
+    parameters show as (sensitive).
+
+    \b
+    Example:
+        flowkit graph flows/jira_agile.yaml
+        flowkit graph flows/jira_agile.yaml --format dot
+        flowkit graph flows/example.yaml -o example.svg
+    """
+    with _one_line_errors():
+        picture = describe(flow)
+        if output is not None and output.suffix.lower().lstrip(".") in RENDERED:
+            render(to_dot(picture), output)
+            click.echo(f"wrote {output}", err=True)
+            return
+        text = to_dot(picture) if fmt == "dot" else to_mermaid(picture)
+        if output is None:
+            click.echo(text, nl=False)
+            return
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ConfigurationError(f"--output {output}: cannot write ({exc.strerror})") from None
+    click.echo(f"wrote {output}", err=True)
 
 
 @contextmanager

@@ -85,6 +85,15 @@ def load_flow(
     )
 
 
+def read_flow_model(path: str | Path) -> FlowModel:
+    """The flow file's shape only (no type lookup, no parameter resolution): what `flowkit graph` draws.
+
+    Raises:
+        ConfigurationError: the file is missing, is not YAML, or does not have the flow's shape.
+    """
+    return _parse_model(_read_yaml(Path(path)), str(path))
+
+
 def flow_id_of(path: str | Path) -> str:
     """The flow id of a flow file, read without validating the rest (for `flowkit state ...`)."""
     raw = _read_yaml(Path(path))

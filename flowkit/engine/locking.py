@@ -58,6 +58,23 @@ class RunLock:
         os.close(self._fd)
         self._fd = None
 
+    @staticmethod
+    def holder(home: Path, flow_id: str) -> int | None:
+        """The pid running `flow_id` now (0 if unknown), or None when nobody holds its lock; takes nothing."""
+        path = lock_path(home, flow_id)
+        if not path.exists():
+            return None
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return _read_pid(fd) or 0
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        finally:
+            os.close(fd)
+
     def __enter__(self) -> RunLock:
         self.acquire()
         return self

@@ -6,6 +6,10 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flowkit.engine.progress import FlowStatus
 
 COMPONENT_LOGGER_ROOT = "flowkit.flow"
 
@@ -77,6 +81,8 @@ class RunReport:
         bulletins: WARNING and ERROR bulletins, oldest first.
         duration_s: wall-clock seconds.
         interrupted: a ``--once`` run was stopped (signal / stop event) before it finished.
+        run_id: the run's id in the run history.
+        status: the final per-processor / per-connection status and gauges.
     """
 
     flow_id: str
@@ -85,6 +91,8 @@ class RunReport:
     duration_s: float
     once: bool
     interrupted: bool = False
+    run_id: str = ""
+    status: FlowStatus | None = None
 
     @property
     def failed(self) -> bool:

@@ -47,6 +47,9 @@ class ProcessorNode:
         self._active = 0
         self._rotation = 0
         self._lock = threading.Lock()
+        self.flowfiles_in = 0  # taken by committed sessions (live status, run history)
+        self.flowfiles_out = 0  # transferred by committed sessions (auto-terminated ones included)
+        self.triggers = 0
 
     @property
     def is_source(self) -> bool:
@@ -82,6 +85,13 @@ class ProcessorNode:
         """One trigger has finished."""
         with self._lock:
             self._active -= 1
+            self.triggers += 1
+
+    def count_io(self, taken: int, transferred: int) -> None:
+        """A session of this processor committed: `taken` FlowFiles in, `transferred` out."""
+        with self._lock:
+            self.flowfiles_in += taken
+            self.flowfiles_out += transferred
 
     def back_pressured(self) -> bool:
         """An outgoing queue is at or over its object threshold."""
@@ -120,6 +130,7 @@ class FlowRuntime:
         self.once = once
         self.stop = stop
         self.board = BulletinBoard()
+        self.started = time.monotonic()
         self.fatal: ConfigurationError | None = None
         self.startup_failed = False
         self._services: dict[str, ControllerService] = {}
@@ -210,6 +221,10 @@ class FlowRuntime:
         except Exception as exc:  # NiFi logs and ignores errors while stopping
             logger.warning("%s failed: %s: %s", hook, type(exc).__name__, exc)
             logger.debug("%s traceback", hook, exc_info=True)
+
+    def components(self) -> dict[str, object]:
+        """Enabled services and processor instances by name (for their status gauges)."""
+        return {**self._services, **{name: node.processor for name, node in self.nodes.items()}}
 
     def service(self, name: str) -> ControllerService:
         """The enabled service called `name`."""

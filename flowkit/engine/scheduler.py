@@ -16,14 +16,21 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from flowkit.engine.errors import ConfigurationError, FlowRunningError
 from flowkit.engine.flow import Flow
+from flowkit.engine.history import DEFAULT_KEEP_RUNS, RunHistory
 from flowkit.engine.locking import RunLock
+from flowkit.engine.progress import FlowStatus, StatusTicker, snapshot
 from flowkit.engine.report import RunReport
 from flowkit.engine.runtime import FlowRuntime, ProcessorNode
 from flowkit.engine.state import StateService
 
 MAX_IDLE_WAIT_S = 0.05  # upper bound on how long the scheduler sleeps before re-checking stop/penalties
+
+
+HISTORY_INTERVAL_S = 2.0  # how often a running run refreshes its row in the run history
 
 
 def run_flow(
@@ -33,16 +40,22 @@ def run_flow(
     home: Path,
     stop: threading.Event | None = None,
     on_started: Callable[[], None] | None = None,
+    on_status: Callable[[FlowStatus], None] | None = None,
+    status_interval: float = 1.0,
+    keep_runs: int = DEFAULT_KEEP_RUNS,
 ) -> RunReport:
-    """Run a loaded flow until it is done (``once``) or `stop` is set.
+    """Run a loaded flow until it is done (``once``) or `stop` is set; record it in the run history.
 
     Args:
         flow: from `load_flow`.
         once: run every source once, drain every queue, run the final pass, then return.
-        home: ``$FLOWKIT_HOME`` (state database and run locks).
+        home: ``$FLOWKIT_HOME`` (state database, run history and run locks).
         stop: set it (e.g. from a signal handler) for a graceful stop.
         on_started: called once the run lock is held, services are enabled and every processor is
             scheduled (the CLI prints its "running flow" line then, so a refused start is one line).
+        on_status: called with the live `FlowStatus` every `status_interval` seconds from another
+            thread while the run works (live progress); its errors are logged and ignored.
+        keep_runs: the run history keeps this many runs of the flow (older ones are pruned).
 
     Raises:
         FlowRunningError: another run of this flow holds the run lock.
@@ -52,28 +65,67 @@ def run_flow(
     stop = stop or threading.Event()
     with RunLock(home, flow.flow_id):
         state = StateService(home)
+        history = RunHistory(home)
         try:
+            run_id = history.start(flow.flow_id, once=once, keep=keep_runs)
             runtime = FlowRuntime(flow, state, home, once=once, stop=stop)
+            listeners: list[tuple[float, Callable[[FlowStatus], None]]] = [
+                (HISTORY_INTERVAL_S, lambda status: history.update(run_id, status, runtime.board.all()))
+            ]
+            if on_status is not None:
+                listeners.append((status_interval, on_status))
+            ticker = StatusTicker(runtime, listeners)
             finished = False
             try:
-                if runtime.start():
-                    if on_started is not None:
-                        on_started()
-                    finished = _run_once(runtime) if once else _run_continuously(runtime)
-            finally:
-                runtime.shutdown()
+                try:
+                    if runtime.start():
+                        if on_started is not None:
+                            on_started()
+                        ticker.start()
+                        finished = _run_once(runtime) if once else _run_continuously(runtime)
+                finally:
+                    runtime.shutdown()
+                    ticker.stop()
+            except BaseException as exc:  # recorded, then raised as before
+                _record_end(history, run_id, runtime, outcome="error", exit_code=2, error=_describe(exc))
+                raise
+            final = snapshot(runtime)
+            report = RunReport(
+                flow_id=flow.flow_id,
+                counters=runtime.counters(),
+                bulletins=runtime.board.all(),
+                duration_s=time.monotonic() - started,
+                once=once,
+                interrupted=once and not finished and not runtime.startup_failed,
+                run_id=run_id,
+                status=final,
+            )
+            if runtime.fatal is not None:
+                _record_end(history, run_id, runtime, outcome="error", exit_code=2, error=str(runtime.fatal))
+                raise runtime.fatal
+            history.finish(run_id, final, report.bulletins, outcome=_outcome(report), exit_code=report.exit_code)
         finally:
+            history.close()
             state.close()
-    if runtime.fatal is not None:
-        raise runtime.fatal
-    return RunReport(
-        flow_id=flow.flow_id,
-        counters=runtime.counters(),
-        bulletins=runtime.board.all(),
-        duration_s=time.monotonic() - started,
-        once=once,
-        interrupted=once and not finished and not runtime.startup_failed,
-    )
+    return report
+
+
+def _outcome(report: RunReport) -> str:
+    if report.interrupted:
+        return "interrupted"
+    if report.failed:
+        return "failed"
+    return "succeeded" if report.once else "stopped"
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ConfigurationError | FlowRunningError):
+        return str(exc)  # written to be shown: one line, no secret
+    return type(exc).__name__  # other messages are not vetted for secrets
+
+
+def _record_end(history: RunHistory, run_id: str, runtime: FlowRuntime, **outcome: Any) -> None:
+    history.finish(run_id, snapshot(runtime), runtime.board.all(), **outcome)
 
 
 def _ready(node: ProcessorNode, now: float) -> bool:

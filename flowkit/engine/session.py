@@ -195,6 +195,7 @@ class ProcessSession:
             for i, connection in enumerate(self._node.outgoing.get(relationship, ())):
                 connection.put(flowfile if i == 0 else flowfile.evolve(uuid=new_uuid()), until)
         self._runtime.add_counters(self._counters)
+        self._node.count_io(len(self._pulled), len(self._transfers))
         self._runtime.forget_failures(self._pulled)
         self._reset()
         self._runtime.wake()

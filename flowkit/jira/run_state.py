@@ -153,6 +153,23 @@ class RunState:
             parts.append("failed tables " + " ".join(self.failed_tables))
         return "; ".join(parts)
 
+    def gauges(self) -> dict[str, object]:
+        """Where the run stands, for the live status: phase (listing, fetching, merging, done) and boards done of total.
+
+        A board is done when it is settled for BOARD and, if it was journaled, for every mapping table.
+        """
+        phase = "listing" if self.phase == "fetching" and self.listing == "listing" else self.phase
+        pending_boards = {board for board, _ in self.pending() if board >= 0}
+        settled = [b for b in self.listed if self.board_status(b, "BOARD") is not None or "BOARD" in self.failed_tables]
+        return {
+            "run": self.run_id,
+            "phase": phase,
+            "boards.total": len(self.listed),
+            "boards.done": sum(1 for b in settled if b not in pending_boards),
+            "tables.done": len(self.merged),
+            "tables.total": len(self.tables),
+        }
+
     # ---- transitions (each returns a new RunState) ---------------------------------------------------
 
     def with_listing(self, listing: Listing, listed: Iterable[int]) -> RunState:

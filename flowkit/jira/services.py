@@ -80,6 +80,35 @@ class JiraCloudClientService(ControllerService):
     def __init__(self) -> None:
         self._client: JiraClient | None = None
         self.run_start_requests = 0
+        self.run_start_retries = 0
+        self.run_start_wait = 0.0
+        self._last_gauges: dict[str, object] = {}
+
+    def usage(self) -> tuple[int, int, float]:
+        """(requests, retries, seconds tasks waited at the shared rate gate) since the service was enabled."""
+        client = self.client
+        return client.request_count, client.retry_count, client.gate.total_wait
+
+    def mark_run_start(self, usage: tuple[int, int, float]) -> None:
+        """An ingestion run started when `usage()` returned `usage`: `run_usage` counts from there."""
+        self.run_start_requests, self.run_start_retries, self.run_start_wait = usage
+
+    def run_usage(self) -> tuple[int, int, float]:
+        """(requests, retries, seconds waited at the shared rate gate) since `mark_run_start`."""
+        requests, retries, waited = self.usage()
+        return requests - self.run_start_requests, retries - self.run_start_retries, waited - self.run_start_wait
+
+    def status_gauges(self) -> dict[str, object]:
+        """Live status: requests sent, retries, rate-limit waits (summed over tasks), a pause in force now."""
+        client = self._client
+        if client is not None:
+            self._last_gauges = {
+                "jira.requests": client.request_count,
+                "jira.retries": client.retry_count,
+                "jira.rate_limit_wait_s": round(client.gate.total_wait, 2),
+                "jira.paused_s": round(client.gate.remaining(), 2),
+            }
+        return self._last_gauges
 
     def on_enabled(self, context: ConfigurationContext) -> None:
         retry = RetryPolicy(
@@ -100,6 +129,8 @@ class JiraCloudClientService(ControllerService):
 
     def on_disabled(self) -> None:
         if self._client is not None:
+            self.status_gauges()  # keep the final numbers for the run's last status
+            self._last_gauges["jira.paused_s"] = 0.0
             self._client.close()
         self._client = None
 

@@ -35,6 +35,14 @@ class StandardJiraIngestionStateService(ControllerService):
         # While the flow runs this process holds the run lock, so it is the only writer; a failed
         # compare-and-set (someone wrote anyway) drops the cache and re-reads.
         self._cache: tuple[StateMap, RunState | None] | None = None
+        self._last_gauges: dict[str, object] = {}
+
+    def status_gauges(self) -> dict[str, object]:
+        """The run's phase and boards done of total, from the cached run (never blocks on the store)."""
+        cached = self._cache
+        if cached is not None and cached[1] is not None:
+            self._last_gauges = cached[1].gauges()
+        return self._last_gauges
 
     def on_enabled(self, context: ConfigurationContext) -> None:
         self._context = context
@@ -42,6 +50,7 @@ class StandardJiraIngestionStateService(ControllerService):
         self._cache = None
 
     def on_disabled(self) -> None:
+        self.status_gauges()  # keep the last picture for the run's final status
         self._context = None
         self._active_run = None
         self._cache = None

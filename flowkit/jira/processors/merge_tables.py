@@ -22,6 +22,13 @@ class MergeTables(Processor):
     relationships = (REL_SUCCESS,)
     trigger_when_empty = True
 
+    def __init__(self) -> None:
+        self._row_counts: dict[str, int] = {}
+
+    def row_counts(self) -> dict[str, int]:
+        """Rows per destination table, counted after this process last finished merging a run."""
+        return dict(self._row_counts)
+
     def on_trigger(self, context: ProcessContext, session: ProcessSession) -> None:
         for signal in session.get_batch(10_000):  # "new journal data" signals; the state says what to do
             session.remove(signal)
@@ -60,7 +67,18 @@ class MergeTables(Processor):
         if not tables:  # every table failed in this run: nothing to merge, but the run must still end
             destination.prune_journal(None)
             run = state.update(run.run_id, lambda r: r.with_phase("done")) or run
-        session.adjust_counter("jira.requests", client_service.client.request_count - client_service.run_start_requests)
+        self._row_counts = destination.counts()  # once per run, for `flowkit status` (engine run history)
+        requests, retries, waited = client_service.run_usage()
+        session.adjust_counter("jira.requests", requests)
+        session.adjust_counter("jira.retries", retries)
+        if retries:  # a bulletin, so the run history shows it with the run
+            context.logger.warning(
+                "run %s: %d of %d Jira requests were retries; tasks waited %.1f s in total for rate limits",
+                run.run_id,
+                retries,
+                requests,
+                waited,
+            )
         for table, reason in run.failed_tables.items():
             context.logger.error("table %s was not merged: %s", table, reason)
         context.logger.info("run %s merged: %s", run.run_id, ", ".join(run.merged))

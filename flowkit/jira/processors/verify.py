@@ -33,7 +33,7 @@ class VerifyConnection(Processor):
         if current is not None and current.phase != "done" and state.run_is_active_here(current.run_id):
             context.yield_()
             return
-        requests_before = client_service.client.request_count
+        usage_before = client_service.usage()  # the run's request count includes /myself
         try:
             me = client_service.client.myself()
         except JiraAuthError as exc:
@@ -46,6 +46,7 @@ class VerifyConnection(Processor):
             context.yield_()
             return
         run, resumed = started
+        client_service.mark_run_start(usage_before)
         wanted = tables_for(enabled)
         if resumed and run.tables != wanted:
             # A resumed run keeps its tables, so what it merges is one consistent snapshot.
@@ -56,7 +57,6 @@ class VerifyConnection(Processor):
                 ", ".join(run.tables),
                 ", ".join(wanted),
             )
-        client_service.run_start_requests = requests_before  # the run's request count includes /myself
         context.logger.info(
             "%s run %s (site time zone %s, tables %s)",
             "resuming" if resumed else "starting",
