@@ -35,6 +35,7 @@ from flowkit.engine import (
 )
 from flowkit.engine.graph import FORMATS, RENDERED, describe, render, to_dot, to_mermaid
 from flowkit.engine.history import keep_runs_from_env, status_document
+from flowkit.engine.verification import Outcome, verify_flow
 from flowkit.terminal import Progress, Redactor, summary_document
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -101,6 +102,8 @@ def cli(log_level: str) -> None:
     Example:
         flowkit validate flows/example.yaml
         flowkit run flows/example.yaml --once -p "Greeting=hi"
+        flowkit status flows/example.yaml
+        flowkit graph flows/jira_agile.yaml
         flowkit state show flows/example.yaml
     """
     level = getattr(logging, log_level.upper())
@@ -212,13 +215,30 @@ def _keep_runs() -> int:
 @cli.command()
 @click.argument("flow", type=click.Path(path_type=Path))
 @_parameter_options
-def validate(flow: Path, overrides: tuple[str, ...], parameters_file: Path | None) -> None:
+@click.option(
+    "--check-connection",
+    is_flag=True,
+    help="Also ask the systems the flow talks to whether its credentials reach what it needs (reads only; "
+    "exit 1 when something is not reachable).",
+)
+def validate(flow: Path, overrides: tuple[str, ...], parameters_file: Path | None, check_connection: bool) -> None:
     """Check a flow and its parameters without moving data (exit 2 on the first problem).
+
+    With --check-connection, every component that can verify itself does (NiFi's "verify"):
+    the Jira flow calls /myself and, on one board, each endpoint an enabled table needs, and
+    says per table whether the token has the access it needs and what to grant. Nothing is
+    written. Exit 0 when everything enabled is reachable, 1 when something is not.
 
     \b
     Example:
-        flowkit validate flows/example.yaml
         flowkit validate flows/example.yaml -p "Greeting=hi"
+        flowkit validate flows/jira_agile.yaml -p "Jira API Token=not-checked-without-a-connection"
+        flowkit validate flows/example.yaml --check-connection
+
+    \b
+    Against your site (with JIRA_API_TOKEN exported):
+        flowkit validate flows/jira_agile.yaml --check-connection \\
+          -p "Environment URL=https://<you>.atlassian.net" -p "Jira Email=<you>"
     """
     with _one_line_errors():
         loaded = _load(flow, overrides, parameters_file)
@@ -226,6 +246,21 @@ def validate(flow: Path, overrides: tuple[str, ...], parameters_file: Path | Non
         f"{flow}: valid: flow '{loaded.name}' (id {loaded.flow_id}), {len(loaded.processors)} processors, "
         f"{len(loaded.connections)} connections, {len(loaded.services)} controller services"
     )
+    if not check_connection:
+        return
+    with _one_line_errors():
+        results = verify_flow(loaded)
+    if not results:
+        click.echo("no component of this flow has a connection to check")
+        return
+    marks = {Outcome.SUCCESSFUL: "ok", Outcome.FAILED: "FAILED", Outcome.SKIPPED: "skipped"}
+    for item in results:  # one line per step: readable in a terminal, greppable in CI logs
+        click.echo(f"{marks[item.result.outcome]:<7} {item.component}: {item.result.step} -- {item.result.explanation}")
+    failed = [item for item in results if item.result.outcome is Outcome.FAILED]
+    if failed:
+        click.echo(f"{flow}: {len(failed)} check(s) FAILED; see 'grant:' above", err=True)
+        raise click.exceptions.Exit(1)
+    click.echo(f"{flow}: every check passed")
 
 
 @cli.group()
@@ -257,7 +292,7 @@ def state_show(flow: Path | None, as_json: bool) -> None:
     Example:
         flowkit state show flows/example.yaml
         flowkit state show
-        flowkit state show flows/jira_agile.yaml --json | jq '.[].flow.data.run.phase'
+        flowkit state show flows/jira_agile.yaml --json
     """
     with _one_line_errors():
         flow_id = flow_id_of(flow) if flow else None
@@ -351,7 +386,7 @@ def status(flow: Path | None, as_json: bool, limit: int) -> None:
     Example:
         flowkit status flows/example.yaml
         flowkit status
-        flowkit status flows/example.yaml --json | jq '.[].runs[0].outcome'
+        flowkit status flows/example.yaml --json --runs 1
     """
     with _one_line_errors():
         flow_id = flow_id_of(flow) if flow else None
@@ -399,6 +434,7 @@ def print_status(flow_id: str, entry: Mapping[str, Any], console: Console) -> No
             title_justify="left",
             caption=f"counted at the end of run #{entry['tables_run_id']}",
             caption_justify="left",
+            min_width=44,
             box=box.SIMPLE_HEAD,
             show_edge=False,
             pad_edge=False,
@@ -511,7 +547,9 @@ def graph(flow: Path, fmt: str, output: Path | None) -> None:
     Example:
         flowkit graph flows/jira_agile.yaml
         flowkit graph flows/jira_agile.yaml --format dot
-        flowkit graph flows/example.yaml -o example.svg
+        flowkit graph flows/example.yaml --format dot -o example.dot
+
+    With Graphviz installed, -o example.svg (or .png) writes the rendered picture.
     """
     with _one_line_errors():
         picture = describe(flow)

@@ -17,7 +17,7 @@ def simulator() -> None:
 
     \b
     Example:
-        flowkit simulator jira --port 8080 --boards 20 --issues-per-board 500
+        flowkit simulator jira --port 0 --boards 20 --issues-per-board 500
     """
 
 

@@ -118,3 +118,22 @@ def test_a_failed_board_table_still_lets_each_board_fetch_its_mappings() -> None
     assert run.pending() == [(1, "BOARD_PROJECT")]  # the BOARD row never lands, the projects still do
     run = run.with_page(1, "BOARD_PROJECT", "p", 0, 1)
     assert run.ready_to_merge()
+
+
+def test_gauges_say_the_phase_and_boards_done_of_total() -> None:
+    run = _run(tables_for(("BOARD_PROJECT",)))
+    assert run.gauges() == {
+        "run": "r1",
+        "phase": "listing",
+        "boards.total": 0,
+        "boards.done": 0,
+        "tables.done": 0,
+        "tables.total": 2,
+    }
+    run = run.with_listing("complete", [1, 2, 3]).with_page(1, "BOARD", "b1", 0, 1)
+    run = run.with_settled(2, "BOARD", "skipped", "HTTP 404").with_page(3, "BOARD", "b3", 0, 1)
+    run = run.with_page(1, "BOARD_PROJECT", "p1", 0, 1)
+    # 1: listed and its projects fetched; 2: refused (settled, nothing more to do); 3: projects pending
+    assert (run.gauges()["phase"], run.gauges()["boards.done"], run.gauges()["boards.total"]) == ("fetching", 2, 3)
+    run = run.with_page(3, "BOARD_PROJECT", "p3", 0, 1).with_phase("merging").with_merged("BOARD")
+    assert run.gauges()["phase"] == "merging" and run.gauges()["boards.done"] == 3 and run.gauges()["tables.done"] == 1

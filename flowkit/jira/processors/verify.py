@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from flowkit.engine import ConfigurationError, ProcessContext, Processor, ProcessSession, PropertyDescriptor
+from flowkit.engine.verification import ConfigVerificationResult, Outcome, VerificationContext
 from flowkit.jira.errors import JiraAuthError
+from flowkit.jira.preflight import TABLE_LABELS, preflight
 from flowkit.jira.processors.common import INGESTION_STATE, JIRA_CLIENT, REL_SUCCESS, RUN_ID, services
 from flowkit.jira.run_state import tables_for
+from flowkit.jira.services import JiraCloudClientService
 from flowkit.jira.validators import enabled_tables, parse_enabled_tables
 
 ENABLED_TABLES = PropertyDescriptor(
@@ -26,6 +29,19 @@ class VerifyConnection(Processor):
 
     properties = (JIRA_CLIENT, INGESTION_STATE, ENABLED_TABLES)
     relationships = (REL_SUCCESS,)
+
+    def verify(self, context: VerificationContext) -> list[ConfigVerificationResult]:
+        """Preflight (`flowkit validate --check-connection`): /myself, then on one board each endpoint an
+        enabled table needs; a refusal names the table it breaks and what to grant. Reads only."""
+        client = context.property(JIRA_CLIENT).as_service(JiraCloudClientService).client
+        enabled = parse_enabled_tables(context.property(ENABLED_TABLES).value or "")
+        outcome = {True: Outcome.SUCCESSFUL, False: Outcome.FAILED, None: Outcome.SKIPPED}
+        return [
+            ConfigVerificationResult(
+                f"{TABLE_LABELS.get(check.table, check.table)}: {check.step}", outcome[check.ok], check.explanation
+            )
+            for check in preflight(client, enabled)
+        ]
 
     def on_trigger(self, context: ProcessContext, session: ProcessSession) -> None:
         client_service, state = services(context)
