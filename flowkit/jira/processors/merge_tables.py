@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flowkit.destinations.base import MergePlan
+from flowkit.destinations.base import Destination, MergePlan
 from flowkit.engine import ProcessContext, Processor, ProcessSession
 from flowkit.jira.processors.common import DESTINATION, INGESTION_STATE, JIRA_CLIENT, REL_SUCCESS, services
-from flowkit.jira.services import WarehouseDestinationService
+from flowkit.jira.services import JiraCloudClientService, WarehouseDestinationService
 
 
 class MergeTables(Processor):
@@ -67,18 +67,29 @@ class MergeTables(Processor):
         if not tables:  # every table failed in this run: nothing to merge, but the run must still end
             destination.prune_journal(None)
             run = state.update(run.run_id, lambda r: r.with_phase("done")) or run
-        self._row_counts = destination.counts()  # once per run, for `flowkit status` (engine run history)
+        session.adjust_counter("jira.requests", client_service.client.request_count - client_service.run_start_requests)
+        self._report_run(context, session, client_service, destination, run.run_id)
+        for table, reason in run.failed_tables.items():
+            context.logger.error("table %s was not merged: %s", table, reason)
+        context.logger.info("run %s merged: %s", run.run_id, ", ".join(run.merged))
+
+    def _report_run(
+        self,
+        context: ProcessContext,
+        session: ProcessSession,
+        client_service: JiraCloudClientService,
+        destination: Destination,
+        run_id: str,
+    ) -> None:
+        """What the run history keeps of a finished run: retries (a bulletin) and rows per table."""
+        self._row_counts = destination.counts()  # once per run; `flowkit status` shows them
         requests, retries, waited = client_service.run_usage()
-        session.adjust_counter("jira.requests", requests)
         session.adjust_counter("jira.retries", retries)
         if retries:  # a bulletin, so the run history shows it with the run
             context.logger.warning(
                 "run %s: %d of %d Jira requests were retries; tasks waited %.1f s in total for rate limits",
-                run.run_id,
+                run_id,
                 retries,
                 requests,
                 waited,
             )
-        for table, reason in run.failed_tables.items():
-            context.logger.error("table %s was not merged: %s", table, reason)
-        context.logger.info("run %s merged: %s", run.run_id, ", ".join(run.merged))
