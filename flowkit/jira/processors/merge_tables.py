@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from flowkit.destinations.base import Destination, MergePlan
+from typing import TYPE_CHECKING
+
+from flowkit.destinations.base import MergePlan
 from flowkit.engine import ProcessContext, Processor, ProcessSession
 from flowkit.jira.processors.common import DESTINATION, INGESTION_STATE, JIRA_CLIENT, REL_SUCCESS, services
 from flowkit.jira.services import JiraCloudClientService, WarehouseDestinationService
+
+if TYPE_CHECKING:
+    from flowkit.destinations.base import Destination
 
 
 class MergeTables(Processor):
