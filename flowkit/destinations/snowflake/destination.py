@@ -81,6 +81,7 @@ class SnowflakeDestination:
         self._lock = threading.RLock()
         self._conn: Any = None
         self.statements: list[str] = []
+        self.rows_sent = 0  # rows bound into stage tables, for cost accounting
 
     # ----------------------------------------------------------------- Snowflake side
 
@@ -88,19 +89,34 @@ class SnowflakeDestination:
         if self._conn is None:
             connect = self._connect or _connector_connect
             try:
-                self._conn = connect(
+                conn = connect(
                     **self.settings.connect_args(),
-                    # the session's current schema holds the temporary stage tables (sql.create_stage_sql)
-                    database=sql.quote(self.database),
-                    schema=sql.quote(self.schema_name),
                     paramstyle="qmark",  # server-side binding: executemany sends arrays, not SQL text
                     autocommit=True,
-                    # no probing of cloud metadata endpoints at login (platform detection)
+                    # no probing of cloud metadata endpoints at login (the connector's platform detection)
                     platform_detection_timeout_seconds=0.0,
                 )
             except Exception as exc:
                 raise DestinationError(f"cannot connect to Snowflake: {_describe(exc)}") from None
+            try:
+                # The session's current schema holds the temporary stage tables (sql.create_stage_sql).
+                with closing(conn.cursor()) as cursor:
+                    self._execute(cursor, sql.use_schema_sql(self.database, self.schema_name))
+            except Exception as exc:
+                with suppress(Exception):
+                    conn.close()
+                if _errno(exc) == 2003:  # does not exist, or not authorized
+                    raise ConfigurationError(self._missing_schema_message()) from None
+                raise DestinationError(f"cannot use schema in Snowflake: {_describe(exc)}") from None
+            self._conn = conn
         return self._conn
+
+    def _missing_schema_message(self) -> str:
+        return (
+            f"'Destination Database' / 'Destination Schema': {sql.quote(self.database)}."
+            f"{sql.quote(self.schema_name)} does not exist or the role cannot use it "
+            "(flowkit never creates them; see the Snowflake quickstart in README.md)"
+        )
 
     def _drop_connection(self) -> None:
         """After a failure the next statement opens a new connection (re-reading a rotated token)."""
@@ -115,6 +131,7 @@ class SnowflakeDestination:
 
     def _executemany(self, cursor: Any, statement: str, rows: Sequence[Sequence[Any]]) -> None:
         self.statements.append(statement)
+        self.rows_sent += len(rows)
         cursor.executemany(statement, rows)
 
     def warehouse_statements(self) -> list[str]:
@@ -143,16 +160,12 @@ class SnowflakeDestination:
                 with closing(self._connection().cursor()) as cursor:
                     for name in names:
                         self._execute(cursor, sql.create_table_sql(self.schema[name], self.database, self.schema_name))
-            except DestinationError:
+            except (DestinationError, ConfigurationError):
                 raise
             except Exception as exc:
                 self._drop_connection()
                 if _errno(exc) == 2003:  # object does not exist or not authorized
-                    raise ConfigurationError(
-                        f"'Destination Database' / 'Destination Schema': {sql.quote(self.database)}."
-                        f"{sql.quote(self.schema_name)} does not exist or the role cannot use it "
-                        "(flowkit never creates them; see the Snowflake quickstart in README.md)"
-                    ) from None
+                    raise ConfigurationError(self._missing_schema_message()) from None
                 raise DestinationError(f"cannot create tables in Snowflake: {_describe(exc)}") from None
 
     def mirror_connection(self) -> sqlite3.Connection:

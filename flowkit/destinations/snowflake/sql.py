@@ -52,10 +52,12 @@ DELETE = "D"
 STAGE_PREFIX = "_FLOWKIT_STAGE_"
 
 # Statements Snowflake answers from cloud services / metadata, without resuming a warehouse.
+_PART = r'(?:"(?:[^"]|"")*"|[A-Za-z_][A-Za-z0-9_$]*)'
+_NAME = rf"{_PART}(?:\s*\.\s*{_PART}){{0,2}}"
 _NO_WAREHOUSE = re.compile(
     r"^\s*(SHOW|DESC|DESCRIBE|USE|BEGIN|COMMIT|ROLLBACK|ALTER\s+SESSION|DROP\s+TABLE)\b"
-    r"|^\s*CREATE\s+(OR\s+REPLACE\s+)?(TEMPORARY\s+)?TABLE\s+(IF\s+NOT\s+EXISTS\s+)?[^\s(]+\s*\("
-    r"|^\s*SELECT\s+COUNT\(\*\)\s+FROM\s+[^\s]+\s*$",
+    rf"|^\s*CREATE\s+(OR\s+REPLACE\s+)?(TEMPORARY\s+)?TABLE\s+(IF\s+NOT\s+EXISTS\s+)?{_NAME}\s*\("
+    rf"|^\s*SELECT\s+COUNT\(\*\)\s+FROM\s+{_NAME}\s*;?\s*$",
     re.IGNORECASE,
 )
 
@@ -161,6 +163,11 @@ def delete_missing_sql(spec: TableSpec, database: str, schema: str) -> str:
         f"DELETE FROM {qualified(database, schema, spec.name)} AS t WHERE NOT EXISTS "
         f"(SELECT 1 FROM {stage} AS s WHERE {_key_match(spec, 's', 't')})"
     )
+
+
+def use_schema_sql(database: str, schema: str) -> str:
+    """Make the destination schema the session's current one (metadata only): temporary tables live there."""
+    return f"USE SCHEMA {quote(database)}.{quote(schema)}"
 
 
 def show_tables_sql(database: str, schema: str) -> str:

@@ -1,0 +1,134 @@
+"""The shipped flow into Snowflake (the local emulator, through the real connector) by parameters alone.
+
+What is checked on the emulator's side (its own log of the statements it received, not our client's):
+a first run lands exactly the simulator's ground truth; a run in which nothing changed in Jira sends
+no statement that needs a warehouse; after k changes the rows sent are those k rows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from flowkit.destinations.snowflake import ConnectionSettings
+from flowkit.destinations.snowflake.destination import SnowflakeDestination
+from flowkit.destinations.snowflake.sql import needs_warehouse
+from flowkit.jira.tables import SCHEMA, TABLES
+from tests.jira.flowrun import fast_flow, run_once, sort_rows, truth
+from tests.snowflake_emulator import SnowflakeEmulator, unique_name
+
+ALL = tuple(TABLES)
+
+
+class HiddenKey(str):
+    """Key text whose repr stays out of pytest's failure output."""
+
+    def __repr__(self) -> str:
+        return "<test private key>"
+
+
+def pkcs8_pem(password: bytes | None = None) -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    encryption = serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
+    return HiddenKey(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption).decode()
+    )
+
+
+@pytest.fixture(scope="module")
+def key_text() -> str:
+    return pkcs8_pem(b"correct horse")
+
+
+def snowflake_overrides(sim: Any, emulator: SnowflakeEmulator, database: str, schema: str, key: str) -> dict[str, str]:
+    return {
+        "Environment URL": sim.url,
+        "Jira Email": sim.email,
+        "Jira API Token": sim.token,
+        "Destination Type": "SNOWFLAKE",
+        "Destination Database": database,
+        "Destination Schema": schema,
+        "Snowflake Authentication Strategy": "KEY_PAIR",
+        "Snowflake Account Identifier": "acme-flowkit",
+        "Snowflake Username": "FLOWKIT_SVC",
+        "Snowflake Role": "FLOWKIT_ROLE",
+        "Snowflake Warehouse": "FLOWKIT_WH",
+        "Snowflake Private Key": key,
+        "Snowflake Private Key Password": "correct horse",
+        "Snowflake Host": f"http://{emulator.host}:{emulator.port}",
+    }
+
+
+def read_snowflake(emulator: SnowflakeEmulator, home: Path, database: str, schema: str) -> dict[str, list[Any]]:
+    """Every table as Snowflake holds it (read through a second destination on a throwaway mirror)."""
+    kwargs = emulator.connect_kwargs()
+    settings = ConnectionSettings(
+        login=lambda: {k: kwargs[k] for k in ("account", "user", "password")},
+        endpoint={"host": emulator.host, "port": emulator.port, "protocol": "http"},
+        session={},
+        account="reader",
+        database=database,
+        schema=schema,
+    )
+    reader = SnowflakeDestination(settings, schema=SCHEMA, home=home / "reader")
+    try:
+        return {t: sort_rows(t, reader.fetch_rows(t)) for t in ALL}
+    finally:
+        reader.close()
+
+
+@pytest.fixture
+def landing(tmp_path: Path, jira_sim: Any, snowflake_emulator: SnowflakeEmulator, key_text: str) -> Any:
+    database, schema = unique_name("RAW"), "Jira Agile"  # a quoted, mixed-case name with a space
+    snowflake_emulator.create_schema(database, schema)
+    overrides = snowflake_overrides(jira_sim, snowflake_emulator, database, schema, key_text)
+    return jira_sim, fast_flow(tmp_path), tmp_path / "home", overrides, database, schema
+
+
+def test_first_run_lands_the_ground_truth_and_a_no_change_run_needs_no_warehouse(
+    landing: Any, snowflake_emulator: SnowflakeEmulator, tmp_path: Path, key_text: str
+) -> None:
+    sim, flow, home, overrides, database, schema = landing
+    report = run_once(flow, home, overrides)
+    assert report.exit_code == 0, report.bulletins
+    assert read_snowflake(snowflake_emulator, tmp_path, database, schema) == truth(sim)
+
+    mark = snowflake_emulator.mark()
+    again = run_once(flow, home, overrides)
+    assert again.exit_code == 0, again.bulletins
+    for table in ALL:
+        assert again.counters.get(f"rows.{table}.unchanged", 0) == len(truth(sim)[table])
+    sent = snowflake_emulator.statements_since(mark)
+    assert sent, "the no-change run still checks each table's row count"
+    assert [s for s in sent if needs_warehouse(s)] == []
+    assert read_snowflake(snowflake_emulator, tmp_path, database, schema) == truth(sim)
+    assert key_text not in "\n".join(b.message for b in report.bulletins + again.bulletins)
+
+
+def test_changes_send_only_the_changed_rows(
+    landing: Any, snowflake_emulator: SnowflakeEmulator, tmp_path: Path
+) -> None:
+    sim, flow, home, overrides, database, schema = landing
+    assert run_once(flow, home, overrides).exit_code == 0
+    board = truth(sim)["BOARD"][0]["ID"]
+    sim.data.rename_board(board, "Renamed in Jira")
+    issue = truth(sim)["BOARD_ISSUE"][0]["ISSUE_ID"]
+    sim.data.delete_issue(issue)
+
+    mark = snowflake_emulator.mark()
+    report = run_once(flow, home, overrides)
+    assert report.exit_code == 0, report.bulletins
+    assert read_snowflake(snowflake_emulator, tmp_path, database, schema) == truth(sim)
+    changed = {t: sum(report.counters.get(f"rows.{t}.{c}", 0) for c in ("inserted", "updated", "deleted")) for t in ALL}
+    assert changed["BOARD"] == 1 and changed["BOARD_ISSUE"] >= 1
+    entries = [e for e in snowflake_emulator.entries_since(mark, "query") if not e["describeOnly"]]
+    warehouse = [e for e in entries if needs_warehouse(e["sqlText"])]
+    # Only the tables that changed were touched, each in one MERGE + one DELETE after its stage load.
+    touched = {t for t in ALL for e in warehouse if f'"{t}"' in e["sqlText"] and e["sqlText"].startswith("MERGE")}
+    assert touched == {t for t, n in changed.items() if n}
+    bound = sum(int(e.get("rows") or 0) for e in entries if e["sqlText"].startswith("INSERT INTO"))
+    assert bound == sum(changed.values())
