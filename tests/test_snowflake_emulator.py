@@ -15,7 +15,6 @@ import snowflake.connector as snowflake_connector
 from tests.snowflake_emulator import SnowflakeEmulator, run_emulator, unique_name
 
 
-
 def _schema(emulator: SnowflakeEmulator) -> tuple[str, str]:
     database, schema = unique_name("DB"), unique_name("SCH")
     emulator.create_schema(database, schema)
