@@ -7,6 +7,10 @@ no statement that needs a warehouse; after k changes the rows sent are those k r
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -132,3 +136,55 @@ def test_changes_send_only_the_changed_rows(
     assert touched == {t for t, n in changed.items() if n}
     bound = sum(int(e.get("rows") or 0) for e in entries if e["sqlText"].startswith("INSERT INTO"))
     assert bound == sum(changed.values())
+
+
+def _commits(emulator: SnowflakeEmulator, mark: int) -> int:
+    return sum(1 for s in emulator.statements_since(mark) if s == "COMMIT")
+
+
+def test_kills_while_fetching_and_between_snowflake_transactions_still_end_exact(
+    tmp_path: Path, jira_sim_factory: Any, snowflake_emulator: SnowflakeEmulator, key_text: str
+) -> None:
+    """A real `flowkit run` process killed (SIGKILL) while fetching and at several points of the sync into
+    Snowflake; Jira keeps changing meanwhile. The next run ends with Snowflake exactly as Jira is."""
+    sim = jira_sim_factory(boards=10, issues_per_board=20, latency_ms=40)
+    database = unique_name("RAW")
+    snowflake_emulator.create_schema(database, "JIRA")
+    overrides = snowflake_overrides(sim, snowflake_emulator, database, "JIRA", key_text)
+    secrets = {
+        k: overrides.pop(k) for k in ("Jira API Token", "Snowflake Private Key", "Snowflake Private Key Password")
+    }
+    flow, home = fast_flow(tmp_path), tmp_path / "home"
+    args = [sys.executable, "-m", "flowkit.cli", "run", str(flow), "--once"]
+    for name, value in overrides.items():
+        args += ["-p", f"{name}={value}"]
+    env = {
+        "FLOWKIT_HOME": str(home),
+        "PATH": "/usr/bin:/bin",
+        "JIRA_API_TOKEN": secrets["Jira API Token"],
+        "SNOWFLAKE_PRIVATE_KEY": secrets["Snowflake Private Key"],
+        "SNOWFLAKE_PRIVATE_KEY_PASSWORD": secrets["Snowflake Private Key Password"],
+    }
+    # 0 commits seen: killed while listing/fetching; then each resumed run is killed right after its first
+    # Snowflake COMMIT, i.e. between the tables of one merge, at a different table every time.
+    for commits in (0, 1, 1, 1):
+        mark = snowflake_emulator.mark()
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        if commits == 0:
+            time.sleep(0.8)
+        while commits and _commits(snowflake_emulator, mark) < commits and time.monotonic() < deadline:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.01)
+        assert proc.poll() is None, f"the run ended before the kill at commit {commits}"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        sim.data.rename_board(1, f"Renamed after a kill at commit {commits}")
+
+    resumed = run_once(flow, home, {**overrides, **secrets})  # finishes the interrupted run
+    assert resumed.exit_code == 0, resumed.bulletins
+    fresh = run_once(flow, home, {**overrides, **secrets})  # a new run sees the last rename
+    assert fresh.exit_code == 0, fresh.bulletins
+    assert fresh.counters.get("rows.BOARD.updated", 0) == 1
+    assert read_snowflake(snowflake_emulator, tmp_path, database, "JIRA") == truth(sim)
