@@ -7,6 +7,7 @@ no statement that needs a warehouse; after k changes the rows sent are those k r
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
@@ -188,3 +189,24 @@ def test_kills_while_fetching_and_between_snowflake_transactions_still_end_exact
     assert fresh.exit_code == 0, fresh.bulletins
     assert fresh.counters.get("rows.BOARD.updated", 0) == 1
     assert read_snowflake(snowflake_emulator, tmp_path, database, "JIRA") == truth(sim)
+
+
+def test_a_lost_mirror_is_rebuilt_from_snowflake_so_a_failed_board_keeps_its_rows(
+    landing: Any, snowflake_emulator: SnowflakeEmulator, tmp_path: Path
+) -> None:
+    """$FLOWKIT_HOME (and with it the local mirror) is gone, and in the next run one board's projects
+    cannot be read: that board's BOARD_PROJECT rows must stay in Snowflake, as with any failed fetch."""
+    sim, flow, home, overrides, database, schema = landing
+    assert run_once(flow, home, overrides).exit_code == 0
+    before = read_snowflake(snowflake_emulator, tmp_path, database, schema)
+    shutil.rmtree(home)
+    board = before["BOARD_PROJECT"][0]["BOARD_ID"]
+    sim.add_fault(kind="status", status=403, path=rf"/rest/agile/1\.0/board/{board}/project")
+
+    report = run_once(flow, home, overrides)
+    assert report.exit_code == 0, report.bulletins  # a 403 skips the board with a warning
+    after = read_snowflake(snowflake_emulator, tmp_path, database, schema)
+    assert [r for r in after["BOARD_PROJECT"] if r["BOARD_ID"] == board] == [
+        r for r in before["BOARD_PROJECT"] if r["BOARD_ID"] == board
+    ]
+    assert after == before

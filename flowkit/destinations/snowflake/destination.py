@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flowkit.destinations.base import DestinationError, JournalBatch, MergePlan, MergeResult
-from flowkit.destinations.rows import OVERSIZED_LIMIT, normalize_timestamp
+from flowkit.destinations.rows import OVERSIZED_LIMIT, normalize_timestamp, to_sqlite_values
 from flowkit.destinations.schema import BOOLEAN, NUMBER, TIMESTAMP_NTZ, TIMESTAMP_TZ, VARIANT, Schema, TableSpec
 from flowkit.destinations.snowflake import sql
 from flowkit.destinations.sqlite import SQLiteDestination
@@ -160,6 +160,8 @@ class SnowflakeDestination:
                 with closing(self._connection().cursor()) as cursor:
                     for name in names:
                         self._execute(cursor, sql.create_table_sql(self.schema[name], self.database, self.schema_name))
+                    for name in names:
+                        self._adopt_if_mirror_lost(cursor, self.schema[name])
             except (DestinationError, ConfigurationError):
                 raise
             except Exception as exc:
@@ -167,6 +169,31 @@ class SnowflakeDestination:
                 if _errno(exc) == 2003:  # object does not exist or not authorized
                     raise ConfigurationError(self._missing_schema_message()) from None
                 raise DestinationError(f"cannot create tables in Snowflake: {_describe(exc)}") from None
+
+    def _adopt_if_mirror_lost(self, cursor: Any, spec: TableSpec) -> None:
+        """An empty mirror table beside a Snowflake table that has rows (a new `$FLOWKIT_HOME`, a deleted
+        mirror) is first filled from Snowflake, once: the mirror must hold what Snowflake holds, or a run
+        in which some boards fail would look like drift and the reconcile would delete their rows."""
+        if self._mirror_count(spec) or self._pending(spec) or not self._remote_count(cursor, spec):
+            return
+        log.warning("%s: no local mirror of the rows in Snowflake; reading them once to rebuild it", spec.name)
+        self._execute(cursor, sql.select_sql(spec, self.database, self.schema_name, metadata=True))
+        names = [c.name for c in spec.all_columns]
+        insert = (
+            f"INSERT INTO {sqlite_quote(spec.name)} ({', '.join(sqlite_quote(n) for n in names)}) "
+            f"VALUES ({', '.join('?' * len(names))})"
+        )
+        with closing(self.mirror_connection()) as local:
+            local.execute("BEGIN IMMEDIATE")
+            try:
+                while batch := cursor.fetchmany(10_000):
+                    local.executemany(insert, [mirror_values(spec, decode_row(spec, r, metadata=True)) for r in batch])
+                # The rows came from Snowflake: nothing to send back.
+                local.execute(f"DELETE FROM {sqlite_quote(CHANGES_PREFIX + spec.name)}")
+                local.execute("COMMIT")
+            except BaseException:
+                local.execute("ROLLBACK")
+                raise
 
     def mirror_connection(self) -> sqlite3.Connection:
         return sqlite3.connect(str(self.mirror_path), isolation_level=None, timeout=30)
@@ -375,6 +402,11 @@ def stage_values(spec: TableSpec, values: Sequence[Any]) -> tuple[Any, ...]:
 def _sql_timestamp(text: str) -> str:
     """``2026-02-02T09:00:00.000Z`` -> ``2026-02-02 09:00:00.000`` (UTC)."""
     return text.replace("T", " ").removesuffix("Z")
+
+
+def mirror_values(spec: TableSpec, row: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A row read from Snowflake (row format, with metadata) -> the mirror table's values, in column order."""
+    return (*to_sqlite_values(spec, row), *(row.get(c.name) for c in spec.all_columns[len(spec.columns) :]))
 
 
 def decode_row(spec: TableSpec, values: Sequence[Any], *, metadata: bool) -> dict[str, Any]:
