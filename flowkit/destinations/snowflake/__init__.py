@@ -28,8 +28,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 def object_name_problem(value: str) -> str | None:
     """`Destination Database` / `Destination Schema` are used exactly as given, always double-quoted
     (so case-sensitive: unquoted Snowflake names are stored upper-case, give them so). Refuse what
-    cannot be quoted unambiguously."""
-    if not value:
+    cannot be quoted unambiguously. Blank is left to the rule that requires it for SNOWFLAKE."""
+    if not value.strip():
         return None
     if len(value) > 255:
         return "is longer than Snowflake's 255 characters"
@@ -173,6 +173,10 @@ def connection_settings(values: Values, env: Mapping[str, str]) -> ConnectionSet
         account, user = _text(values, t.ACCOUNT.name), _text(values, t.USERNAME.name)
         args = auth.key_pair_connect_args(account, user, key)
         login = lambda: dict(args)  # noqa: E731
+    for descriptor in (t.ROLE, t.WAREHOUSE):
+        problem = login_identifier_problem(_text(values, descriptor.name))
+        if problem:
+            raise auth.SnowflakeAuthError(f"'{descriptor.name}': {problem}")
     session = {
         name: value
         for name, value in (("role", _text(values, t.ROLE.name)), ("warehouse", _text(values, t.WAREHOUSE.name)))

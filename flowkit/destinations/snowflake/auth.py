@@ -123,9 +123,16 @@ def _blank(value: str | None) -> bool:
     return value is None or not value.strip()
 
 
+_SHOWN_PATH_MAX = 200
+
+
 def _show_path(path: str) -> str:
-    # Paths are not secrets, but keep the message on one line.
-    return path if path.isprintable() else repr(path)
+    """A path for a message. Paths are not secrets, but a value given where a path belongs may be one
+    (key text pasted into 'Snowflake Private Key File', a token set as the token file): such a value
+    (PEM markers, line breaks or escapes, very long) is never repeated."""
+    if "BEGIN" in path or "\\n" in path or not path.isprintable() or len(path) > _SHOWN_PATH_MAX:
+        return "the value given (not shown: it looks like key or token text, not a path)"
+    return path
 
 
 def load_private_key(text: str | None, file: str | None, password: str | None) -> RSAPrivateKey:
@@ -160,9 +167,10 @@ def load_private_key(text: str | None, file: str | None, password: str | None) -
     return _check_rsa(source, _parse_pem(source, where, pem, secret))
 
 
-def _read_small_text(path: Path, *, what: str) -> tuple[str, str | None]:
-    """(text, None), or ("", what is wrong with the file): the message names the path, never the content."""
-    shown = _show_path(str(path))
+def _read_small_text(path: Path, *, what: str, shown: str | None = None) -> tuple[str, str | None]:
+    """(text, None), or ("", what is wrong with the file): the message names the path (or ``shown``),
+    never the content."""
+    shown = shown or _show_path(str(path))
     problem: str | None = None
     data = b""
     try:
@@ -344,11 +352,13 @@ def _managed_settings(env: Mapping[str, str]) -> tuple[str, str, int | None]:
 
 def _read_token(env: Mapping[str, str]) -> str:
     path = managed_token_path(env)
-    text, problem = _read_small_text(path, what="token file")
+    # An override is never echoed: the token itself set as the variable would otherwise be printed.
+    shown = DEFAULT_TOKEN_PATH if str(path) == DEFAULT_TOKEN_PATH else f"the file {TOKEN_FILE_ENV} names"
+    text, problem = _read_small_text(path, what="token file", shown=shown)
     token = text.strip()
     if problem is None and token:
         return token
-    problem = f"SNOWFLAKE_MANAGED reads the session token file, but {problem or f'{_show_path(str(path))} is empty'}"
+    problem = f"SNOWFLAKE_MANAGED reads the session token file, but {problem or f'{shown} is empty'}"
     if str(path) == DEFAULT_TOKEN_PATH:
         where = f"Snowpark Container Services mounts it; set {TOKEN_FILE_ENV} to read another file"
     else:
