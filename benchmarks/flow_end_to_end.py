@@ -149,7 +149,7 @@ PHASES: PhaseTimer | None = None
 
 # --------------------------------------------------------------------------- warehouse vs ground truth
 def sort_rows(table: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    from flowkit.destinations.schema import TABLES
+    from flowkit.jira.tables import TABLES
 
     keys = TABLES[table].primary_key
     return sorted(rows, key=lambda r: tuple(r[k] for k in keys))
@@ -157,9 +157,10 @@ def sort_rows(table: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def read_table(db: Path, table: str) -> list[dict[str, Any]]:
     from flowkit.destinations.sqlite import read_rows
+    from flowkit.jira.tables import TABLES
 
     with closing(sqlite3.connect(db)) as conn:
-        return read_rows(conn, table)
+        return read_rows(conn, TABLES[table])
 
 
 def truth(sim: Any) -> dict[str, list[dict[str, Any]]]:
@@ -169,7 +170,7 @@ def truth(sim: Any) -> dict[str, list[dict[str, Any]]]:
 
 def compare(db: Path, expected: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     """{"equal": bool, "tables": {table: {"missing", "extra", "different"}}} (keys by primary key)."""
-    from flowkit.destinations.schema import TABLES
+    from flowkit.jira.tables import TABLES
 
     out: dict[str, Any] = {"equal": True, "tables": {}}
     for table in TABLE_ORDER:

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from flowkit.destinations import MergePlan, SQLiteDestination
+from flowkit.jira.tables import SCHEMA
 
 
 def rows_for(board: int, per_board: int, changed_every: int | None, run: int) -> list[dict[str, object]]:
@@ -82,7 +83,7 @@ def main() -> None:
         path = (args.keep or Path(tmp)) / "bench.db"
         if path.exists():
             path.unlink()
-        dest = SQLiteDestination(path, synchronous=args.synchronous)
+        dest = SQLiteDestination(path, schema=SCHEMA, synchronous=args.synchronous)
         dest.ensure_tables(["BOARD_ISSUE"])
         listed = frozenset(range(1, args.boards + 1))
         print(

@@ -18,7 +18,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from flowkit.destinations.schema import TABLES
+from flowkit.jira.tables import TABLES
 from flowkit.simulator import JiraSimulator
 
 ROOT = Path(__file__).resolve().parent.parent

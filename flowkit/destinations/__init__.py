@@ -1,7 +1,9 @@
 """Destinations: where journaled records land and are merged (SQLite warehouse, Snowflake).
 
-Public API (architecture.md section 2, docs/destinations.md). This package imports nothing else
-of flowkit, so the engine and the Jira flow can wrap it in controller services.
+Public API (architecture.md section 2, docs/destinations.md). Generic: a flow passes its own
+`Schema`; destination types register themselves (entry point group ``flowkit.destinations``).
+This package imports only the engine's property declarations, never a flow. The Snowflake
+connector is imported only when a Snowflake destination is opened.
 """
 
 from flowkit.destinations.base import (
@@ -12,6 +14,7 @@ from flowkit.destinations.base import (
     MergeResult,
     OversizedValueError,
 )
+from flowkit.destinations.registry import DestinationType, all_properties, destination_type, destination_types
 from flowkit.destinations.rows import (
     FAIL_TABLE,
     OVERSIZED_LIMIT,
@@ -27,46 +30,38 @@ from flowkit.destinations.rows import (
     row_hash,
     to_sqlite,
 )
-from flowkit.destinations.schema import (
-    ENABLED_TABLE_GROUPS,
-    METADATA_COLUMNS,
-    TABLES,
-    Column,
-    TableSpec,
-    get_table,
-    merge_order,
-    tables_for_enabled,
-)
+from flowkit.destinations.schema import METADATA_COLUMNS, Column, Schema, TableSpec, columns
 from flowkit.destinations.sqlite import SQLiteDestination, merge_statements
 
 __all__ = [
-    "ENABLED_TABLE_GROUPS",
     "FAIL_TABLE",
     "METADATA_COLUMNS",
     "OVERSIZED_LIMIT",
     "OVERSIZED_STRATEGIES",
     "SET_NULL",
-    "TABLES",
     "Column",
     "Destination",
     "DestinationError",
+    "DestinationType",
     "JournalBatch",
     "MergePlan",
     "MergeResult",
     "OversizedValueError",
     "SQLiteDestination",
+    "Schema",
     "TableSpec",
+    "all_properties",
     "apply_oversized_strategy",
     "canonical_json",
     "canonical_row",
+    "columns",
+    "destination_type",
+    "destination_types",
     "format_timestamp",
     "from_sqlite",
-    "get_table",
-    "merge_order",
     "merge_statements",
     "normalize_timestamp",
     "oversized_values",
     "row_hash",
-    "tables_for_enabled",
     "to_sqlite",
 ]

@@ -28,11 +28,11 @@ class OversizedValueError(DestinationError):
 
 @dataclass(frozen=True)
 class JournalBatch:
-    """Rows fetched for one board (`scope`) in one fetch `attempt` of a run, bound for one table's journal."""
+    """Rows fetched for one `partition` in one fetch `attempt` of a run, bound for one table's journal."""
 
     table: str
     run_id: str
-    scope: int
+    partition: int
     attempt: str
     rows: Sequence[Mapping[str, Any]]
 
@@ -41,26 +41,28 @@ class JournalBatch:
 class MergePlan:
     """What a merge applies.
 
+    A *partition* is the unit one completed fetch owns (for the Jira flow: a board).
+
     - ``run_id``: the run whose journal rows are merged.
-    - ``accepted``: board id -> attempt id whose journal rows are authoritative for this table
-      (journal rows of other (scope, attempt) pairs are ignored).
-    - ``listed_boards``: every board of this run's complete board list; ``None`` = the list is
-      incomplete, nothing is deleted because a board vanished.
+    - ``accepted``: partition -> attempt id whose journal rows are authoritative for this table
+      (journal rows of other (partition, attempt) pairs are ignored).
+    - ``listed_partitions``: every partition of this run's complete listing; ``None`` = the
+      listing is incomplete, so nothing is deleted because a partition vanished.
     """
 
     run_id: str
     accepted: Mapping[int, str]
-    listed_boards: frozenset[int] | None = None
+    listed_partitions: frozenset[int] | None = None
 
     def __post_init__(self) -> None:
-        # Accept any iterable for listed_boards and a plain dict for accepted; keep them immutable.
-        if self.listed_boards is not None and not isinstance(self.listed_boards, frozenset):
-            object.__setattr__(self, "listed_boards", frozenset(self.listed_boards))
+        # Accept any iterable for listed_partitions and a plain dict for accepted; keep them immutable.
+        if self.listed_partitions is not None and not isinstance(self.listed_partitions, frozenset):
+            object.__setattr__(self, "listed_partitions", frozenset(self.listed_partitions))
         object.__setattr__(self, "accepted", dict(self.accepted))
 
     @classmethod
-    def of(cls, run_id: str, accepted: Mapping[int, str], listed_boards: Iterable[int] | None = None) -> MergePlan:
-        return cls(run_id, accepted, None if listed_boards is None else frozenset(listed_boards))
+    def of(cls, run_id: str, accepted: Mapping[int, str], listed: Iterable[int] | None = None) -> MergePlan:
+        return cls(run_id, accepted, None if listed is None else frozenset(listed))
 
 
 @dataclass
@@ -68,14 +70,14 @@ class MergeResult:
     """Row counts of one merge (or the sum of several, with ``+``).
 
     ``unchanged``: accepted journal rows whose hash equals the stored row's (left untouched).
-    ``skipped_scopes``: accepted (board, attempt) pairs already merged earlier (replays).
+    ``skipped_partitions``: accepted (partition, attempt) pairs already merged earlier (replays).
     """
 
     inserted: int = 0
     updated: int = 0
     deleted: int = 0
     unchanged: int = 0
-    skipped_scopes: int = 0
+    skipped_partitions: int = 0
 
     def __add__(self, other: MergeResult) -> MergeResult:
         if not isinstance(other, MergeResult):
@@ -85,7 +87,7 @@ class MergeResult:
             self.updated + other.updated,
             self.deleted + other.deleted,
             self.unchanged + other.unchanged,
-            self.skipped_scopes + other.skipped_scopes,
+            self.skipped_partitions + other.skipped_partitions,
         )
 
     @property
@@ -104,14 +106,22 @@ class MergeResult:
 
 @runtime_checkable
 class Destination(Protocol):
-    """Where records land: journal tables + merge into the destination tables."""
+    """Where records land: journal tables + merge into the destination tables.
+
+    A destination is opened with the flow's `Schema` (the tables it may be asked about) and knows
+    nothing else of the flow. Rules every implementation follows: docs/destinations.md, checked by
+    the conformance suite in tests/destinations/test_conformance.py.
+    """
+
+    #: Largest value (UTF-8 bytes of text; of canonical JSON for VARIANT) the destination stores.
+    max_value_bytes: int
 
     def ensure_tables(self, tables: Sequence[str]) -> None:
         """Create the destination and journal tables if absent (idempotent)."""
         ...
 
     def append_journal(
-        self, table: str, run_id: str, scope: int, attempt: str, rows: Sequence[Mapping[str, Any]]
+        self, table: str, run_id: str, partition: int, attempt: str, rows: Sequence[Mapping[str, Any]]
     ) -> None:
         """Append rows (row format of architecture.md section 2) to the table's journal, atomically."""
         ...
@@ -130,6 +140,11 @@ class Destination(Protocol):
 
     def counts(self) -> dict[str, int]:
         """Row count of every existing destination table."""
+        ...
+
+    def fetch_rows(self, table: str, *, metadata: bool = False) -> list[dict[str, Any]]:
+        """A destination table's rows in row format, ordered by primary key (with the metadata columns
+        when asked): what tests, the demo and `flowkit status` read back."""
         ...
 
     def close(self) -> None: ...

@@ -1,12 +1,12 @@
-"""The destination tables, declared once (product.md section 4).
+"""How a flow declares the tables it lands: column types, table specs and the schema.
 
-Names, column order and Snowflake types here are the public contract: the SQLite warehouse,
-the Snowflake destination, the Jira processors and the simulator's ground truth all read them.
+Generic: the Jira flow declares its tables in `flowkit.jira.tables` and passes that `Schema` to
+its destination. Types are Snowflake's names; each destination maps them to its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 # Snowflake types used by the tables.
@@ -58,11 +58,12 @@ class TableSpec:
 
     - ``columns``: the business columns, in table order (metadata columns are not included;
       see ``all_columns``).
-    - ``scope_column``: the business column holding the board a row belongs to (``ID`` for BOARD,
-      ``BOARD_ID`` for the mapping tables). ``None`` for SPRINT: a sprint can be shared by boards,
-      its rows are kept alive by ``retained_by`` instead.
-    - ``replace_scope``: True for the mapping tables: an accepted board's rows become exactly its
-      accepted journal rows (rows of that board not in the journal are deleted).
+    - ``partition_column``: the business column naming the partition a row belongs to, i.e. the
+      unit one completed fetch owns (for the Jira flow, the board: ``ID`` for BOARD, ``BOARD_ID``
+      for the mapping tables). ``None`` when rows are shared by partitions (SPRINT): they are
+      kept alive by ``retained_by`` instead.
+    - ``replace_partition``: True when an accepted partition's rows become exactly its accepted
+      journal rows (rows of that partition not in the journal are deleted).
     - ``retained_by``: ``(table, column)``: rows not seen in the merged journal are deleted unless
       that table still holds a row whose column references their primary key (SPRINT by
       BOARD_SPRINT.SPRINT_ID). That table must be merged first (see ``merge_order``).
@@ -72,8 +73,8 @@ class TableSpec:
     name: str
     primary_key: tuple[str, ...]
     columns: tuple[Column, ...]
-    scope_column: str | None
-    replace_scope: bool = False
+    partition_column: str | None
+    replace_partition: bool = False
     retained_by: tuple[str, str] | None = None
     indexes: tuple[tuple[str, ...], ...] = field(default=())
 
@@ -84,8 +85,8 @@ class TableSpec:
         for col in (*self.primary_key, *(c for ix in self.indexes for c in ix)):
             if col not in names:
                 raise ValueError(f"{self.name}: unknown column {col}")
-        if self.scope_column is not None and self.scope_column not in names:
-            raise ValueError(f"{self.name}: unknown scope column {self.scope_column}")
+        if self.partition_column is not None and self.partition_column not in names:
+            raise ValueError(f"{self.name}: unknown partition column {self.partition_column}")
         for c in self.columns:
             if c.snowflake_type not in SQLITE_TYPES:
                 raise ValueError(f"{self.name}.{c.name}: unknown type {c.snowflake_type}")
@@ -114,8 +115,8 @@ class TableSpec:
         raise KeyError(f"{self.name} has no column {name}")
 
 
-def _cols(spec: str) -> tuple[Column, ...]:
-    """'ID NUMBER, NAME VARCHAR' -> columns (written exactly like product.md section 4)."""
+def columns(spec: str) -> tuple[Column, ...]:
+    """'ID NUMBER, NAME VARCHAR' -> columns (so a flow can declare its tables as its contract writes them)."""
     out = []
     for part in spec.split(","):
         name, typ = part.split()
@@ -123,94 +124,49 @@ def _cols(spec: str) -> tuple[Column, ...]:
     return tuple(out)
 
 
-BOARD = TableSpec(
-    name="BOARD",
-    primary_key=("ID",),
-    columns=_cols(
-        "ID NUMBER, NAME VARCHAR, TYPE VARCHAR, SELF VARCHAR, IS_PRIVATE BOOLEAN, LOCATION_TYPE VARCHAR, "
-        "LOCATION_PROJECT_ID NUMBER, LOCATION_PROJECT_KEY VARCHAR, LOCATION_PROJECT_NAME VARCHAR, "
-        "LOCATION_PROJECT_TYPE_KEY VARCHAR, LOCATION_USER_ACCOUNT_ID VARCHAR, LOCATION_DISPLAY_NAME VARCHAR, "
-        "FILTER_ID NUMBER, FILTER_NAME VARCHAR, FILTER_JQL VARCHAR, SUB_QUERY VARCHAR, "
-        "COLUMN_CONFIG VARIANT, ESTIMATION VARIANT, RANK_CUSTOM_FIELD_ID NUMBER"
-    ),
-    scope_column="ID",
-)
+@dataclass(frozen=True)
+class Schema:
+    """The tables a flow lands, in merge order (a table another's retention depends on comes first).
 
-SPRINT = TableSpec(
-    name="SPRINT",
-    primary_key=("ID",),
-    columns=_cols(
-        "ID NUMBER, SELF VARCHAR, STATE VARCHAR, NAME VARCHAR, "
-        "START_DATE TIMESTAMP_TZ, END_DATE TIMESTAMP_TZ, "
-        "COMPLETE_DATE TIMESTAMP_TZ, CREATED_DATE TIMESTAMP_TZ, ORIGIN_BOARD_ID NUMBER, GOAL VARCHAR"
-    ),
-    scope_column=None,
-    retained_by=("BOARD_SPRINT", "SPRINT_ID"),
-)
+    A flow owns its schema and hands it to the destination; destinations know nothing of any flow.
+    """
 
-BOARD_SPRINT = TableSpec(
-    name="BOARD_SPRINT",
-    primary_key=("BOARD_ID", "SPRINT_ID"),
-    columns=_cols("BOARD_ID NUMBER, SPRINT_ID NUMBER"),
-    scope_column="BOARD_ID",
-    replace_scope=True,
-    indexes=(("SPRINT_ID",),),
-)
+    tables: tuple[TableSpec, ...]
 
-BOARD_PROJECT = TableSpec(
-    name="BOARD_PROJECT",
-    primary_key=("BOARD_ID", "PROJECT_ID"),
-    columns=_cols(
-        "BOARD_ID NUMBER, PROJECT_ID NUMBER, PROJECT_KEY VARCHAR, PROJECT_NAME VARCHAR, PROJECT_TYPE_KEY VARCHAR"
-    ),
-    scope_column="BOARD_ID",
-    replace_scope=True,
-)
+    def __post_init__(self) -> None:
+        names = [t.name for t in self.tables]
+        if len(set(names)) != len(names):
+            raise ValueError("duplicate table names in schema")
+        for i, spec in enumerate(self.tables):
+            if spec.retained_by and spec.retained_by[0] not in names[:i]:
+                raise ValueError(f"{spec.name} is retained by {spec.retained_by[0]}, which must come before it")
 
-BOARD_ISSUE = TableSpec(
-    name="BOARD_ISSUE",
-    primary_key=("BOARD_ID", "ISSUE_ID"),
-    columns=_cols("BOARD_ID NUMBER, ISSUE_ID NUMBER, ISSUE_KEY VARCHAR"),
-    scope_column="BOARD_ID",
-    replace_scope=True,
-)
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.tables)
 
-#: Every destination table by name, in merge order.
-TABLES: dict[str, TableSpec] = {t.name: t for t in (BOARD, BOARD_SPRINT, SPRINT, BOARD_PROJECT, BOARD_ISSUE)}
+    def __contains__(self, name: object) -> bool:
+        return any(t.name == name for t in self.tables)
 
-#: Tables that are always on; the others are enabled by the ``Enabled Tables`` parameter.
-ALWAYS_ENABLED: tuple[str, ...] = ("BOARD",)
+    def __iter__(self) -> Iterator[TableSpec]:
+        return iter(self.tables)
 
-#: ``Enabled Tables`` value -> destination tables it fills (SPRINT fills SPRINT and BOARD_SPRINT).
-ENABLED_TABLE_GROUPS: dict[str, tuple[str, ...]] = {
-    "SPRINT": ("SPRINT", "BOARD_SPRINT"),
-    "BOARD_PROJECT": ("BOARD_PROJECT",),
-    "BOARD_ISSUE": ("BOARD_ISSUE",),
-}
+    def __getitem__(self, name: str) -> TableSpec:
+        for spec in self.tables:
+            if spec.name == name:
+                return spec
+        raise KeyError(f"unknown table {name!r}; known tables: {', '.join(self.names)}")
 
+    def merge_order(self, tables: Iterable[str]) -> list[str]:
+        """The given tables (deduplicated) in the order they must be merged."""
+        wanted = {self[t].name for t in tables}
+        return [t for t in self.names if t in wanted]
 
-def get_table(name: str) -> TableSpec:
-    """The spec of a destination table; KeyError naming the valid tables otherwise."""
-    try:
-        return TABLES[name]
-    except KeyError:
-        raise KeyError(f"unknown table {name!r}; known tables: {', '.join(TABLES)}") from None
-
-
-def merge_order(tables: Iterable[str]) -> list[str]:
-    """The given tables (deduplicated) in the order they must be merged: a table that another
-    table's retention depends on comes first (BOARD_SPRINT before SPRINT)."""
-    wanted = {get_table(t).name for t in tables}
-    order = list(TABLES)
-    return [t for t in order if t in wanted]
-
-
-def tables_for_enabled(enabled: Iterable[str]) -> list[str]:
-    """Destination tables filled for an ``Enabled Tables`` selection (BOARD always), in merge order."""
-    out: set[str] = set(ALWAYS_ENABLED)
-    for name in enabled:
-        try:
-            out.update(ENABLED_TABLE_GROUPS[name])
-        except KeyError:
-            raise KeyError(f"unknown table {name!r}; valid values: {', '.join(ENABLED_TABLE_GROUPS)}") from None
-    return merge_order(out)
+    def with_dependencies(self, tables: Iterable[str]) -> list[str]:
+        """The tables plus those their retention needs (SPRINT brings BOARD_SPRINT), in merge order."""
+        wanted = {self[t].name for t in tables}
+        for name in list(wanted):
+            ref = self[name].retained_by
+            if ref:
+                wanted.add(ref[0])
+        return self.merge_order(wanted)

@@ -26,17 +26,20 @@ from typing import Any
 
 import sqlite_utils
 
-from flowkit.destinations.base import DestinationError, JournalBatch, MergePlan, MergeResult
-from flowkit.destinations.rows import format_timestamp, from_sqlite, make_sqlite_encoder
-from flowkit.destinations.schema import HASH, INSERTED_AT, TABLES, UPDATED_AT, TableSpec, merge_order
+from flowkit.destinations.base import Destination, DestinationError, JournalBatch, MergePlan, MergeResult
+from flowkit.destinations.registry import DestinationType, Values
+from flowkit.destinations.rows import OVERSIZED_LIMIT, format_timestamp, from_sqlite, make_sqlite_encoder
+from flowkit.destinations.schema import HASH, INSERTED_AT, UPDATED_AT, Schema, TableSpec
+from flowkit.engine import validators
+from flowkit.engine.components import PropertyDescriptor
 
 #: Journal bookkeeping columns, before the business columns.
 SEQ = "_SEQ"
 RUN_ID = "_RUN_ID"
-SCOPE = "_SCOPE"
+PARTITION = "_PARTITION"
 ATTEMPT = "_ATTEMPT"
 
-#: Which (table, run, scope, attempt) were merged: makes replaying a plan a no-op even after the
+#: Which (table, run, partition, attempt) were merged: makes replaying a plan a no-op even after the
 #: merged journal rows were pruned.
 MERGE_LOG = "_FLOWKIT_MERGE_LOG"
 
@@ -92,11 +95,11 @@ def create_table_sql(spec: TableSpec) -> list[str]:
 
 def create_journal_sql(spec: TableSpec) -> list[str]:
     """CREATE statements for ``<TABLE>_JOURNAL``: bookkeeping columns, business columns (no
-    constraints), the row hash computed at append time, and the (run, scope, attempt) index."""
+    constraints), the row hash computed at append time, and the (run, partition, attempt) index."""
     defs = [
         f"{quote(SEQ)} INTEGER PRIMARY KEY AUTOINCREMENT",
         f"{quote(RUN_ID)} TEXT NOT NULL",
-        f"{quote(SCOPE)} INTEGER NOT NULL",
+        f"{quote(PARTITION)} INTEGER NOT NULL",
         f"{quote(ATTEMPT)} TEXT NOT NULL",
         *(f"{quote(c.name)} {c.sqlite_type}" for c in spec.columns),
         f"{quote(HASH)} TEXT NOT NULL",
@@ -104,32 +107,32 @@ def create_journal_sql(spec: TableSpec) -> list[str]:
     j = spec.journal_name
     return [
         f"CREATE TABLE IF NOT EXISTS {quote(j)} (\n  " + ",\n  ".join(defs) + "\n)",
-        f"CREATE INDEX IF NOT EXISTS {quote(j + '_RUN_SCOPE_ATTEMPT_IDX')} "
-        f"ON {quote(j)} ({_cols((RUN_ID, SCOPE, ATTEMPT))})",
+        f"CREATE INDEX IF NOT EXISTS {quote(j + '_RUN_PARTITION_ATTEMPT_IDX')} "
+        f"ON {quote(j)} ({_cols((RUN_ID, PARTITION, ATTEMPT))})",
     ]
 
 
 def create_merge_log_sql() -> list[str]:
     return [
         f"CREATE TABLE IF NOT EXISTS {quote(MERGE_LOG)} (\n"
-        '  "TABLE_NAME" TEXT NOT NULL,\n  "RUN_ID" TEXT NOT NULL,\n  "SCOPE" INTEGER NOT NULL,\n'
+        '  "TABLE_NAME" TEXT NOT NULL,\n  "RUN_ID" TEXT NOT NULL,\n  "PARTITION" INTEGER NOT NULL,\n'
         '  "ATTEMPT" TEXT NOT NULL,\n  "MERGED_AT" TEXT NOT NULL,\n'
-        '  PRIMARY KEY ("TABLE_NAME", "RUN_ID", "SCOPE", "ATTEMPT")\n) WITHOUT ROWID'
+        '  PRIMARY KEY ("TABLE_NAME", "RUN_ID", "PARTITION", "ATTEMPT")\n) WITHOUT ROWID'
     ]
 
 
 def journal_insert_sql(spec: TableSpec) -> str:
-    cols = (RUN_ID, SCOPE, ATTEMPT, *spec.column_names, HASH)
+    cols = (RUN_ID, PARTITION, ATTEMPT, *spec.column_names, HASH)
     return f"INSERT INTO {quote(spec.journal_name)} ({_cols(cols)}) VALUES ({', '.join('?' * len(cols))})"
 
 
 def merge_setup_sql(spec: TableSpec) -> list[str]:
-    """TEMP tables of one merge: accepted (scope, attempt) pairs, listed boards, staged rows."""
+    """TEMP tables of one merge: accepted (partition, attempt) pairs, listed partitions, staged rows."""
     pk, _ = _pk_clause(spec)
     stage_defs = [*_column_defs(spec), f"{quote(HASH)} TEXT NOT NULL", pk]
     return [
         *merge_teardown_sql(),
-        f"CREATE TEMP TABLE {quote(_ACCEPTED)} (SCOPE INTEGER PRIMARY KEY, ATTEMPT TEXT NOT NULL, "
+        f"CREATE TEMP TABLE {quote(_ACCEPTED)} (PART INTEGER PRIMARY KEY, ATTEMPT TEXT NOT NULL, "
         "NEW INTEGER NOT NULL DEFAULT 1, LAST_SEQ INTEGER)",
         f"CREATE TEMP TABLE {quote(_LISTED)} (ID INTEGER PRIMARY KEY)",
         f"CREATE TEMP TABLE {quote(_STAGE)} (" + ", ".join(stage_defs) + ") WITHOUT ROWID",
@@ -150,11 +153,11 @@ class MergeStep:
     sql: str
 
 
-def merge_steps(spec: TableSpec, *, listed_boards: bool) -> list[MergeStep]:
+def merge_steps(spec: TableSpec, *, listed_partitions: bool) -> list[MergeStep]:
     """The statements that merge the staged journal rows into ``spec``'s table, in order.
 
-    Runs after ``merge_setup_sql`` and after the accepted pairs (and, when ``listed_boards``,
-    the listed boards) are inserted into the TEMP tables; all inside one transaction.
+    Runs after ``merge_setup_sql`` and after the accepted pairs (and, when ``listed_partitions``,
+    the listed partitions) are inserted into the TEMP tables; all inside one transaction.
     """
     t = quote(spec.name)
     j = quote(spec.journal_name)
@@ -169,16 +172,16 @@ def merge_steps(spec: TableSpec, *, listed_boards: bool) -> list[MergeStep]:
             "skip_merged",
             "other",
             f"UPDATE {acc} SET NEW = 0 WHERE EXISTS (SELECT 1 FROM {log} AS m WHERE m.TABLE_NAME = :table "
-            f"AND m.RUN_ID = :run_id AND m.SCOPE = {quote(_ACCEPTED)}.SCOPE "
+            f"AND m.RUN_ID = :run_id AND m.PARTITION = {quote(_ACCEPTED)}.PART "
             f"AND m.ATTEMPT = {quote(_ACCEPTED)}.ATTEMPT)",
         ),
-        # Last journal row of each accepted attempt: rows of older attempts of the same scope
+        # Last journal row of each accepted attempt: rows of older attempts of the same partition
         # (appended before it) are superseded and pruned with it.
         MergeStep(
             "last_seq",
             "other",
             f"UPDATE {acc} SET LAST_SEQ = (SELECT MAX(j.{quote(SEQ)}) FROM {j} AS j "
-            f"WHERE j.{quote(RUN_ID)} = :run_id AND j.{quote(SCOPE)} = {quote(_ACCEPTED)}.SCOPE "
+            f"WHERE j.{quote(RUN_ID)} = :run_id AND j.{quote(PARTITION)} = {quote(_ACCEPTED)}.PART "
             f"AND j.{quote(ATTEMPT)} = {quote(_ACCEPTED)}.ATTEMPT)",
         ),
         # Stage accepted rows, deduplicated by primary key: the highest _SEQ wins.
@@ -187,7 +190,7 @@ def merge_steps(spec: TableSpec, *, listed_boards: bool) -> list[MergeStep]:
             "other",
             f"INSERT OR REPLACE INTO {stage} ({_cols((*biz, HASH))}) "
             f"SELECT {_cols((*biz, HASH), 'j.')} FROM {j} AS j JOIN {acc} AS a "
-            f"ON a.SCOPE = j.{quote(SCOPE)} AND a.ATTEMPT = j.{quote(ATTEMPT)} AND a.NEW = 1 "
+            f"ON a.PART = j.{quote(PARTITION)} AND a.ATTEMPT = j.{quote(ATTEMPT)} AND a.NEW = 1 "
             f"WHERE j.{quote(RUN_ID)} = :run_id ORDER BY j.{quote(SEQ)}",
         ),
     ]
@@ -210,23 +213,23 @@ def merge_steps(spec: TableSpec, *, listed_boards: bool) -> list[MergeStep]:
             f"WHERE NOT EXISTS (SELECT 1 FROM {t} AS t WHERE {_pk_match(spec, 't', 's')})",
         )
     )
-    if spec.replace_scope and spec.scope_column:
-        # An accepted board's rows become exactly its accepted rows.
+    if spec.replace_partition and spec.partition_column:
+        # An accepted partition's rows become exactly its accepted rows.
         steps.append(
             MergeStep(
                 "delete_replaced",
                 "deleted",
-                f"DELETE FROM {t} AS t WHERE t.{quote(spec.scope_column)} IN "
-                f"(SELECT SCOPE FROM {acc} WHERE NEW = 1) "
+                f"DELETE FROM {t} AS t WHERE t.{quote(spec.partition_column)} IN "
+                f"(SELECT PART FROM {acc} WHERE NEW = 1) "
                 f"AND NOT EXISTS (SELECT 1 FROM {stage} AS s WHERE {_pk_match(spec, 's', 't')})",
             )
         )
-    if listed_boards and spec.scope_column:
+    if listed_partitions and spec.partition_column:
         steps.append(
             MergeStep(
                 "delete_unlisted",
                 "deleted",
-                f"DELETE FROM {t} AS t WHERE t.{quote(spec.scope_column)} NOT IN (SELECT ID FROM {listed})",
+                f"DELETE FROM {t} AS t WHERE t.{quote(spec.partition_column)} NOT IN (SELECT ID FROM {listed})",
             )
         )
     if spec.retained_by:
@@ -246,8 +249,8 @@ def merge_steps(spec: TableSpec, *, listed_boards: bool) -> list[MergeStep]:
         MergeStep(
             "log",
             "other",
-            f"INSERT OR IGNORE INTO {log} (TABLE_NAME, RUN_ID, SCOPE, ATTEMPT, MERGED_AT) "
-            f"SELECT :table, :run_id, SCOPE, ATTEMPT, :now FROM {acc} WHERE NEW = 1",
+            f"INSERT OR IGNORE INTO {log} (TABLE_NAME, RUN_ID, PARTITION, ATTEMPT, MERGED_AT) "
+            f"SELECT :table, :run_id, PART, ATTEMPT, :now FROM {acc} WHERE NEW = 1",
         )
     )
     steps.append(
@@ -255,16 +258,16 @@ def merge_steps(spec: TableSpec, *, listed_boards: bool) -> list[MergeStep]:
             "prune_journal",
             "other",
             f"DELETE FROM {j} AS j WHERE j.{quote(RUN_ID)} = :run_id AND EXISTS (SELECT 1 FROM {acc} AS a "
-            f"WHERE a.SCOPE = j.{quote(SCOPE)} AND (a.ATTEMPT = j.{quote(ATTEMPT)} "
+            f"WHERE a.PART = j.{quote(PARTITION)} AND (a.ATTEMPT = j.{quote(ATTEMPT)} "
             f"OR j.{quote(SEQ)} < a.LAST_SEQ))",
         )
     )
     return steps
 
 
-def merge_statements(spec: TableSpec, *, listed_boards: bool = True) -> list[str]:
+def merge_statements(spec: TableSpec, *, listed_partitions: bool = True) -> list[str]:
     """The SQL of ``merge_steps`` (for tests and documentation)."""
-    return [s.sql for s in merge_steps(spec, listed_boards=listed_boards)]
+    return [s.sql for s in merge_steps(spec, listed_partitions=listed_partitions)]
 
 
 # --------------------------------------------------------------------------- destination
@@ -286,6 +289,7 @@ class SQLiteDestination:
         self,
         path: Path | str,
         *,
+        schema: Schema,
         clock: Callable[[], datetime] | None = None,
         synchronous: str = "FULL",
         busy_timeout_s: float = 30.0,
@@ -293,6 +297,8 @@ class SQLiteDestination:
         if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise DestinationError(f"bad synchronous mode {synchronous!r}")
         self.path = Path(path)
+        self.schema = schema
+        self.max_value_bytes = OVERSIZED_LIMIT
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._clock = clock or _utc_now
         self._lock = threading.RLock()
@@ -322,12 +328,11 @@ class SQLiteDestination:
             raise DestinationError(f"SQLite destination {self.path} is closed")
         return self._conn
 
-    @staticmethod
-    def _spec(table: str) -> TableSpec:
+    def _spec(self, table: str) -> TableSpec:
         try:
-            return TABLES[table]
-        except KeyError:
-            raise DestinationError(f"unknown table {table!r}; known tables: {', '.join(TABLES)}") from None
+            return self.schema[table]
+        except KeyError as exc:
+            raise DestinationError(str(exc.args[0])) from None
 
     def _exists(self, name: str) -> bool:
         self.conn  # noqa: B018 - raises DestinationError once closed
@@ -378,28 +383,38 @@ class SQLiteDestination:
         """Create destination + journal tables (and the merge log) if absent; check existing ones
         have the expected columns. A table kept by another's rows (SPRINT by BOARD_SPRINT) brings
         that table along."""
-        names = {self._spec(t).name for t in tables}
-        for name in list(names):
-            ref = TABLES[name].retained_by
-            if ref:
-                names.add(ref[0])
+        for table in tables:
+            self._spec(table)
         with self._transaction("cannot create tables") as conn:
+            self._drop_if_stale(MERGE_LOG, ["PARTITION"])
             for stmt in create_merge_log_sql():
                 conn.execute(stmt)
-            for name in merge_order(names):
-                spec = TABLES[name]
+            for name in self.schema.with_dependencies(tables):
+                spec = self.schema[name]
+                journal_columns = [SEQ, RUN_ID, PARTITION, ATTEMPT, *spec.column_names, HASH]
+                self._drop_if_stale(spec.journal_name, journal_columns)
                 for stmt in (*create_table_sql(spec), *create_journal_sql(spec)):
                     conn.execute(stmt)
                 self._check_columns(spec.name, [c.name for c in spec.all_columns])
-                self._check_columns(spec.journal_name, [SEQ, RUN_ID, SCOPE, ATTEMPT, *spec.column_names, HASH])
+                self._check_columns(spec.journal_name, journal_columns)
+
+    def _drop_if_stale(self, name: str, expected: Sequence[str]) -> None:
+        """Journals and the merge log are transient: one of an older layout (before `_SCOPE` became
+        `_PARTITION`) is dropped when it holds nothing; one with rows is refused by the column check."""
+        if not self._exists(name):
+            return
+        actual = {c.name for c in self._db[name].columns}
+        empty = self.conn.execute(f"SELECT 1 FROM {quote(name)} LIMIT 1").fetchone() is None
+        if empty and not actual.issuperset(expected):
+            self.conn.execute(f"DROP TABLE {quote(name)}")
 
     def append_journal(
-        self, table: str, run_id: str, scope: int, attempt: str, rows: Sequence[Mapping[str, Any]]
+        self, table: str, run_id: str, partition: int, attempt: str, rows: Sequence[Mapping[str, Any]]
     ) -> None:
         """Append rows to ``<TABLE>_JOURNAL`` in one transaction. Rows are validated, converted to
         SQLite form and hashed before the lock is taken. Apply the oversized-value strategy
         (``rows.apply_oversized_strategy``) before calling this."""
-        self.append_journal_many([JournalBatch(table, run_id, scope, attempt, rows)])
+        self.append_journal_many([JournalBatch(table, run_id, partition, attempt, rows)])
 
     def append_journal_many(self, batches: Sequence[JournalBatch]) -> None:
         """Append several batches in one transaction (one commit, one fsync, for a whole PutJournal trigger)."""
@@ -413,7 +428,7 @@ class SQLiteDestination:
     def _encode_batch(self, batch: JournalBatch) -> tuple[str, list[tuple[Any, ...]]]:
         spec = self._spec(batch.table)
         enc = self._encoder(spec)
-        prefix = (str(batch.run_id), int(batch.scope), str(batch.attempt))
+        prefix = (str(batch.run_id), int(batch.partition), str(batch.attempt))
         data = [prefix + enc(row) for row in batch.rows]
         key_idx = [spec.column_names.index(k) + 3 for k in spec.primary_key]
         for rec in data:
@@ -425,9 +440,9 @@ class SQLiteDestination:
         """Apply the plan to one table in one transaction (rules: architecture.md section 2 and
         docs/destinations.md), then prune the merged journal rows in that same transaction."""
         spec = self._spec(table)
-        steps = merge_steps(spec, listed_boards=plan.listed_boards is not None)
-        accepted = [(int(scope), str(attempt)) for scope, attempt in plan.accepted.items()]
-        listed = [(int(b),) for b in plan.listed_boards] if plan.listed_boards is not None else []
+        steps = merge_steps(spec, listed_partitions=plan.listed_partitions is not None)
+        accepted = [(int(part), str(attempt)) for part, attempt in plan.accepted.items()]
+        listed = [(int(p),) for p in plan.listed_partitions] if plan.listed_partitions is not None else []
         with self._lock:
             self._require(spec)
             if spec.retained_by and not self._exists(spec.retained_by[0]):
@@ -437,7 +452,7 @@ class SQLiteDestination:
             with self._transaction(f"merge of {spec.name} failed") as conn:
                 for stmt in merge_setup_sql(spec):
                     conn.execute(stmt)
-                conn.executemany(f"INSERT INTO temp.{quote(_ACCEPTED)} (SCOPE, ATTEMPT) VALUES (?, ?)", accepted)
+                conn.executemany(f"INSERT INTO temp.{quote(_ACCEPTED)} (PART, ATTEMPT) VALUES (?, ?)", accepted)
                 conn.executemany(f"INSERT OR IGNORE INTO temp.{quote(_LISTED)} (ID) VALUES (?)", listed)
                 for step in steps:
                     count = conn.execute(step.sql, params).rowcount
@@ -449,7 +464,7 @@ class SQLiteDestination:
                         result.deleted += count
                 staged = conn.execute(f"SELECT COUNT(*) FROM temp.{quote(_STAGE)}").fetchone()[0]
                 result.unchanged = staged - result.inserted - result.updated
-                result.skipped_scopes = conn.execute(
+                result.skipped_partitions = conn.execute(
                     f"SELECT COUNT(*) FROM temp.{quote(_ACCEPTED)} WHERE NEW = 0"
                 ).fetchone()[0]
                 for stmt in merge_teardown_sql():
@@ -461,7 +476,7 @@ class SQLiteDestination:
         (everything when None). Returns the number of journal rows deleted."""
         deleted = 0
         with self._transaction("cannot prune the journal") as conn:
-            for spec in TABLES.values():
+            for spec in self.schema:
                 if not self._exists(spec.journal_name):
                     continue
                 sql = f"DELETE FROM {quote(spec.journal_name)}"
@@ -480,7 +495,7 @@ class SQLiteDestination:
         with self._lock:
             return {
                 name: self.conn.execute(f"SELECT COUNT(*) FROM {quote(name)}").fetchone()[0]
-                for name in TABLES
+                for name in self.schema.names
                 if self._exists(name)
             }
 
@@ -488,7 +503,7 @@ class SQLiteDestination:
         """Journal row count per destination table name (of one run when given)."""
         out = {}
         with self._lock:
-            for spec in TABLES.values():
+            for spec in self.schema:
                 if not self._exists(spec.journal_name):
                     continue
                 sql = f"SELECT COUNT(*) FROM {quote(spec.journal_name)}"
@@ -505,17 +520,17 @@ class SQLiteDestination:
         spec = self._spec(table)
         with self._lock:
             self._require(spec)
-            return read_rows(self.conn, spec.name, metadata=metadata)
+            return read_rows(self.conn, spec, metadata=metadata)
 
-    def merged_scopes(self, table: str, run_id: str) -> dict[int, str]:
-        """(scope -> attempt) pairs of ``run_id`` already merged into ``table`` (state/debugging)."""
+    def merged_partitions(self, table: str, run_id: str) -> dict[int, str]:
+        """(partition -> attempt) pairs of ``run_id`` already merged into ``table`` (state/debugging)."""
         self._spec(table)
         with self._lock:
             if not self._exists(MERGE_LOG):
                 return {}
             cur = self.conn.execute(
-                f"SELECT SCOPE, ATTEMPT FROM {quote(MERGE_LOG)} WHERE TABLE_NAME = ? AND RUN_ID = ? "
-                "ORDER BY SCOPE, MERGED_AT",
+                f"SELECT PARTITION, ATTEMPT FROM {quote(MERGE_LOG)} WHERE TABLE_NAME = ? AND RUN_ID = ? "
+                "ORDER BY PARTITION, MERGED_AT",
                 (table, run_id),
             )
             return {int(s): str(a) for s, a in cur.fetchall()}
@@ -533,15 +548,32 @@ class SQLiteDestination:
         self.close()
 
 
-def read_rows(conn: sqlite3.Connection, table: str, *, metadata: bool = False) -> list[dict[str, Any]]:
+def read_rows(conn: sqlite3.Connection, spec: TableSpec, *, metadata: bool = False) -> list[dict[str, Any]]:
     """Rows of a warehouse table in row format, ordered by primary key; [] when the table does not exist.
 
     Works on any connection (a reader need not open a `SQLiteDestination`, which would write pragmas).
     """
-    spec = TABLES[table]
     exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (spec.name,)).fetchone()
     if not exists:
         return []
     cols = [c.name for c in (spec.all_columns if metadata else spec.columns)]
     cur = conn.execute(f"SELECT {_cols(cols)} FROM {quote(spec.name)} ORDER BY {_cols(spec.primary_key)}")
     return [from_sqlite(spec, dict(zip(cols, r, strict=True))) for r in cur.fetchall()]
+
+
+class SQLiteDestinationType(DestinationType):
+    """``Destination Type = SQLITE``: the embedded warehouse, one file."""
+
+    name = "SQLITE"
+    description = "the embedded SQLite warehouse"
+    PATH = PropertyDescriptor(
+        "SQLite Path",
+        "Warehouse file (SQLITE only)",
+        default="flowkit-data/warehouse.db",
+        validator=validators.NON_EMPTY,
+    )
+    properties = (PATH,)
+
+    @classmethod
+    def open(cls, values: Values, *, schema: Schema, home: Path, env: Mapping[str, str]) -> Destination:
+        return SQLiteDestination(Path(values.get(cls.PATH.name) or cls.PATH.default or ""), schema=schema)

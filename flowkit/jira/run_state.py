@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from flowkit.destinations.schema import ENABLED_TABLE_GROUPS, tables_for_enabled
+from flowkit.jira.tables import ENABLED_TABLE_GROUPS, tables_for_enabled
 
 # The `Enabled Tables` values (product.md §3); the destination schema says what each one fills.
 OPTIONAL_TABLES = tuple(sorted(ENABLED_TABLE_GROUPS))

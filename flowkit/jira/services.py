@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Mapping
-from pathlib import Path
+from collections.abc import Callable, Mapping
 
-from flowkit.destinations.base import Destination
-from flowkit.destinations.sqlite import SQLiteDestination
+from flowkit.destinations import Destination, all_properties, destination_type, destination_types
 from flowkit.engine import (
     ConfigurationContext,
+    ConfigurationError,
     ControllerService,
     PropertyDescriptor,
     validators,
@@ -17,6 +17,7 @@ from flowkit.engine import (
 from flowkit.jira import validators as jira_validators
 from flowkit.jira.client import JiraClient, validate_base_url
 from flowkit.jira.retry import RateGate, RetryPolicy
+from flowkit.jira.tables import SCHEMA
 
 
 class JiraCloudClientService(ControllerService):
@@ -142,19 +143,17 @@ class JiraCloudClientService(ControllerService):
 
 
 class WarehouseDestinationService(ControllerService):
-    """Where the flow's records land: the embedded SQLite warehouse (default) or Snowflake."""
+    """Where the flow's records land: the destination `Destination Type` names, opened with the flow's tables.
+
+    Destination types register themselves (entry point group ``flowkit.destinations``) with their own
+    properties and validation; this service only looks one up, so a new destination needs no change here.
+    """
 
     DESTINATION_TYPE = PropertyDescriptor(
         "Destination Type",
-        "SQLITE or SNOWFLAKE",
+        f"Where the tables land: {' or '.join(destination_types())}",
         default="SQLITE",
-        validator=jira_validators.destination_type,
-    )
-    SQLITE_PATH = PropertyDescriptor(
-        "SQLite Path",
-        "Warehouse file (SQLITE only)",
-        default="flowkit-data/warehouse.db",
-        validator=validators.NON_EMPTY,
+        validator=validators.one_of(tuple(destination_types()), case_sensitive=False),
     )
     OVERSIZED = PropertyDescriptor(
         "Oversized Value Strategy",
@@ -162,55 +161,29 @@ class WarehouseDestinationService(ControllerService):
         default="Fail Table",
         validator=jira_validators.oversized_strategy,
     )
-    DATABASE = PropertyDescriptor(
-        "Destination Database", "Snowflake database", validator=jira_validators.sql_identifier
-    )
-    SCHEMA = PropertyDescriptor("Destination Schema", "Snowflake schema", validator=jira_validators.sql_identifier)
-    AUTH_STRATEGY = PropertyDescriptor(
-        "Snowflake Authentication Strategy",
-        "SNOWFLAKE_MANAGED or KEY_PAIR",
-        default="SNOWFLAKE_MANAGED",
-        validator=jira_validators.auth_strategy,
-    )
-    ACCOUNT = PropertyDescriptor("Snowflake Account Identifier", "<org>-<account>")
-    PRIVATE_KEY = PropertyDescriptor("Snowflake Private Key", "PKCS#8 PEM text", sensitive=True)
-    PRIVATE_KEY_FILE = PropertyDescriptor("Snowflake Private Key File", "Path of a PKCS#8 PEM file")
-    PRIVATE_KEY_PASSWORD = PropertyDescriptor("Snowflake Private Key Password", "Key passphrase", sensitive=True)
-    ROLE = PropertyDescriptor("Snowflake Role", "Role to use", validator=jira_validators.sql_identifier)
-    USERNAME = PropertyDescriptor("Snowflake Username", "User for KEY_PAIR")
-    WAREHOUSE = PropertyDescriptor("Snowflake Warehouse", "Warehouse to use", validator=jira_validators.sql_identifier)
-    HOST = PropertyDescriptor("Snowflake Host", "Optional https://host[:port] (http only for loopback)")
-    properties = (
-        DESTINATION_TYPE,
-        SQLITE_PATH,
-        OVERSIZED,
-        DATABASE,
-        SCHEMA,
-        AUTH_STRATEGY,
-        ACCOUNT,
-        PRIVATE_KEY,
-        PRIVATE_KEY_FILE,
-        PRIVATE_KEY_PASSWORD,
-        ROLE,
-        USERNAME,
-        WAREHOUSE,
-        HOST,
-    )
+    properties = (DESTINATION_TYPE, OVERSIZED, *all_properties())
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._path: Path | None = None
+        self._opener: Callable[[], Destination] | None = None
         self._destination: Destination | None = None
         self._ensured: frozenset[str] = frozenset()
         self.oversized_strategy = "Fail Table"
 
     @classmethod
     def custom_validate(cls, values: Mapping[str, str | None]) -> str | None:
-        return jira_validators.destination_problem(values)
+        kind = destination_types().get((values.get(cls.DESTINATION_TYPE.name) or "SQLITE").strip().upper())
+        return None if kind is None else kind.validate(values, os.environ)
 
     def on_enabled(self, context: ConfigurationContext) -> None:
-        self._path = Path(context.property(self.SQLITE_PATH).value or "flowkit-data/warehouse.db")
-        self.oversized_strategy = (context.property(self.OVERSIZED).value or "Fail Table").strip()
+        values = {d.name: context.property(d).value for d in self.properties}
+        kind = destination_type(values[self.DESTINATION_TYPE.name] or "SQLITE")
+        problem = kind.validate(values, os.environ)  # again at start: a key file may have changed since
+        if problem:
+            raise ConfigurationError(problem)
+        self.oversized_strategy = (values[self.OVERSIZED.name] or "Fail Table").strip()
+        home = context.home
+        self._opener = lambda: kind.open(values, schema=SCHEMA, home=home, env=os.environ)
 
     def on_disabled(self) -> None:
         with self._lock:
@@ -233,7 +206,7 @@ class WarehouseDestinationService(ControllerService):
         """Opened on first use, so a run refused before fetching writes nothing."""
         with self._lock:
             if self._destination is None:
-                if self._path is None:
+                if self._opener is None:
                     raise RuntimeError("WarehouseDestinationService is not enabled")
-                self._destination = SQLiteDestination(self._path)
+                self._destination = self._opener()
             return self._destination

@@ -23,7 +23,7 @@ from flowkit.destinations.rows import (
     to_sqlite,
     to_sqlite_values,
 )
-from flowkit.destinations.schema import TABLES
+from flowkit.jira.tables import TABLES
 
 BOARD = TABLES["BOARD"]
 SPRINT = TABLES["SPRINT"]

@@ -20,7 +20,7 @@ from flowkit.destinations import (
     SQLiteDestination,
 )
 from flowkit.destinations.rows import row_hash
-from flowkit.destinations.schema import TABLES
+from flowkit.jira.tables import SCHEMA, TABLES
 
 ALL = list(TABLES)
 
@@ -50,7 +50,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def dest(tmp_path: Path, clock: FakeClock) -> Iterator[SQLiteDestination]:
-    d = SQLiteDestination(tmp_path / "nested" / "dir" / "warehouse.db", clock=clock)
+    d = SQLiteDestination(tmp_path / "nested" / "dir" / "warehouse.db", clock=clock, schema=SCHEMA)
     d.ensure_tables(ALL)
     yield d
     d.close()
@@ -90,7 +90,7 @@ def raw(d: SQLiteDestination, sql: str) -> list[tuple[Any, ...]]:
 
 def test_creates_parent_dirs_wal_and_tables(tmp_path: Path) -> None:
     path = tmp_path / "a" / "b" / "w.db"
-    d = SQLiteDestination(path)
+    d = SQLiteDestination(path, schema=SCHEMA)
     assert isinstance(d, Destination)
     d.ensure_tables(["BOARD", "BOARD_ISSUE"])
     d.ensure_tables(["BOARD", "BOARD_ISSUE"])  # idempotent
@@ -104,7 +104,7 @@ def test_creates_parent_dirs_wal_and_tables(tmp_path: Path) -> None:
     assert info["IS_PRIVATE"] == "INTEGER" and info["COLUMN_CONFIG"] == "TEXT"
     assert list(info)[-3:] == ["_SNOWFLAKE_INSERTED_AT", "_SNOWFLAKE_UPDATED_AT", "_SNOWFLAKE_HASH"]
     idx = [r[1] for r in conn.execute("PRAGMA index_list(BOARD_ISSUE_JOURNAL)")]
-    assert "BOARD_ISSUE_JOURNAL_RUN_SCOPE_ATTEMPT_IDX" in idx
+    assert "BOARD_ISSUE_JOURNAL_RUN_PARTITION_ATTEMPT_IDX" in idx
     conn.close()
     assert d.counts() == {"BOARD": 0, "BOARD_ISSUE": 0}
     d.close()
@@ -112,7 +112,7 @@ def test_creates_parent_dirs_wal_and_tables(tmp_path: Path) -> None:
 
 
 def test_ensure_sprint_brings_board_sprint(tmp_path: Path) -> None:
-    d = SQLiteDestination(tmp_path / "w.db")
+    d = SQLiteDestination(tmp_path / "w.db", schema=SCHEMA)
     d.ensure_tables(["SPRINT"])
     assert set(d.counts()) == {"SPRINT", "BOARD_SPRINT"}
     d.close()
@@ -123,14 +123,14 @@ def test_ensure_tables_refuses_incompatible_existing_table(tmp_path: Path) -> No
     conn.execute('CREATE TABLE "BOARD" ("ID" INTEGER PRIMARY KEY, "NAME" TEXT)')
     conn.commit()
     conn.close()
-    d = SQLiteDestination(tmp_path / "w.db")
+    d = SQLiteDestination(tmp_path / "w.db", schema=SCHEMA)
     with pytest.raises(DestinationError, match=r"BOARD.*lacks column"):
         d.ensure_tables(["BOARD"])
     d.close()
 
 
 def test_unknown_or_missing_table(tmp_path: Path) -> None:
-    d = SQLiteDestination(tmp_path / "w.db")
+    d = SQLiteDestination(tmp_path / "w.db", schema=SCHEMA)
     with pytest.raises(DestinationError, match="unknown table"):
         d.append_journal("ISSUES", "r", 1, "a", [{"ID": 1}])
     with pytest.raises(DestinationError, match="ensure_tables"):
@@ -351,7 +351,7 @@ def test_superseded_and_partial_attempts_ignored(dest: SQLiteDestination) -> Non
         (2, "P1-2"),
     ]
     # accepted and superseded attempts of board 1 pruned; board 2's partial attempt and run r0 kept
-    left = raw(dest, 'SELECT "_RUN_ID", "_SCOPE", "_ATTEMPT" FROM BOARD_ISSUE_JOURNAL ORDER BY "_SEQ"')
+    left = raw(dest, 'SELECT "_RUN_ID", "_PARTITION", "_ATTEMPT" FROM BOARD_ISSUE_JOURNAL ORDER BY "_SEQ"')
     assert left == [("r1", 2, "a1"), ("r0", 1, "a2")]
 
 
@@ -376,7 +376,7 @@ def test_journal_pruned_after_merge(dest: SQLiteDestination) -> None:
     dest.merge("BOARD_ISSUE", plan("r1", {1: "a"}, {1}))
     assert dest.journal_counts()["BOARD_ISSUE"] == 0
     assert dest.journal_counts()["BOARD"] == 1  # other tables' journals untouched
-    assert dest.merged_scopes("BOARD_ISSUE", "r1") == {1: "a"}
+    assert dest.merged_partitions("BOARD_ISSUE", "r1") == {1: "a"}
 
 
 def test_idempotent_replay_of_plan(dest: SQLiteDestination, clock: FakeClock) -> None:
@@ -393,7 +393,7 @@ def test_idempotent_replay_of_plan(dest: SQLiteDestination, clock: FakeClock) ->
     clock.tick()
     for _ in range(2):  # replay the same plan: journal already pruned, nothing changes
         again = sum((dest.merge(t, p) for t in order), MergeResult())
-        assert again.changed == 0 and again.skipped_scopes == 10
+        assert again.changed == 0 and again.skipped_partitions == 10
         assert {t: dest.fetch_rows(t, metadata=True) for t in order} == snapshot
     # re-append the same journal (a crash after the merge, before the state was saved) and merge again
     _sprint_run(dest, "r1", {1: [sprint(1)], 2: [sprint(2)]})
@@ -415,7 +415,7 @@ def test_failed_merge_rolls_back(dest: SQLiteDestination) -> None:
         dest.merge("BOARD_ISSUE", plan("r1", {1: "a"}))
     assert dest.counts()["BOARD_ISSUE"] == 0
     assert dest.journal_counts()["BOARD_ISSUE"] == 2
-    assert dest.merged_scopes("BOARD_ISSUE", "r1") == {}
+    assert dest.merged_partitions("BOARD_ISSUE", "r1") == {}
     dest.conn.execute("DROP TRIGGER boom")
     assert dest.merge("BOARD_ISSUE", plan("r1", {1: "a"})).inserted == 2
 
@@ -427,7 +427,7 @@ def test_prune_journal(dest: SQLiteDestination) -> None:
     dest.merge("BOARD", plan("old", {1: "a"}))
     assert dest.prune_journal("new") == 3
     assert dest.journal_counts() == {**dict.fromkeys(TABLES, 0), "BOARD_ISSUE": 2}
-    assert dest.merged_scopes("BOARD", "old") == {}
+    assert dest.merged_partitions("BOARD", "old") == {}
     assert dest.prune_journal("new") == 0
     assert dest.prune_journal(None) == 2
     assert sum(dest.journal_counts().values()) == 0
@@ -464,7 +464,7 @@ def test_readers_see_committed_data_from_another_connection(dest: SQLiteDestinat
 
 def test_merge_result_add_and_changed() -> None:
     a = MergeResult(1, 2, 3, 4)
-    b = MergeResult(10, 0, 0, 1, skipped_scopes=2)
+    b = MergeResult(10, 0, 0, 1, skipped_partitions=2)
     assert a + b == MergeResult(11, 2, 3, 5, 2)
     assert a.changed == 6 and MergeResult(unchanged=9).changed == 0
     assert sum([a, b], MergeResult()) == a + b

@@ -7,7 +7,6 @@ import sqlite3
 import pytest
 
 from flowkit.destinations.base import DestinationError
-from flowkit.destinations.schema import TABLES
 from flowkit.destinations.sqlite import (
     create_journal_sql,
     create_merge_log_sql,
@@ -18,6 +17,7 @@ from flowkit.destinations.sqlite import (
     merge_steps,
     quote,
 )
+from flowkit.jira.tables import TABLES
 
 
 def test_quote_refuses_unsafe_identifiers() -> None:
@@ -56,17 +56,17 @@ def test_create_journal_sql() -> None:
     assert table.startswith(
         'CREATE TABLE IF NOT EXISTS "BOARD_PROJECT_JOURNAL" (\n  "_SEQ" INTEGER PRIMARY KEY AUTOINCREMENT,'
     )
-    assert '"_RUN_ID" TEXT NOT NULL' in table and '"_SCOPE" INTEGER NOT NULL' in table
+    assert '"_RUN_ID" TEXT NOT NULL' in table and '"_PARTITION" INTEGER NOT NULL' in table
     assert '"_ATTEMPT" TEXT NOT NULL' in table and '"_SNOWFLAKE_HASH" TEXT NOT NULL' in table
-    assert index.endswith('ON "BOARD_PROJECT_JOURNAL" ("_RUN_ID", "_SCOPE", "_ATTEMPT")')
+    assert index.endswith('ON "BOARD_PROJECT_JOURNAL" ("_RUN_ID", "_PARTITION", "_ATTEMPT")')
     assert journal_insert_sql(TABLES["BOARD_ISSUE"]) == (
-        'INSERT INTO "BOARD_ISSUE_JOURNAL" ("_RUN_ID", "_SCOPE", "_ATTEMPT", "BOARD_ID", "ISSUE_ID", '
+        'INSERT INTO "BOARD_ISSUE_JOURNAL" ("_RUN_ID", "_PARTITION", "_ATTEMPT", "BOARD_ID", "ISSUE_ID", '
         '"ISSUE_KEY", "_SNOWFLAKE_HASH") VALUES (?, ?, ?, ?, ?, ?, ?)'
     )
 
 
 def test_merge_steps_per_table_kind() -> None:
-    names = {t: [s.name for s in merge_steps(TABLES[t], listed_boards=True)] for t in TABLES}
+    names = {t: [s.name for s in merge_steps(TABLES[t], listed_partitions=True)] for t in TABLES}
     common_head = ["skip_merged", "last_seq", "stage", "update", "insert"]
     common_tail = ["log", "prune_journal"]
     assert names["BOARD"] == [*common_head, "delete_unlisted", *common_tail]
@@ -75,11 +75,11 @@ def test_merge_steps_per_table_kind() -> None:
         assert names[t] == [*common_head, "delete_replaced", "delete_unlisted", *common_tail]
     # without a complete board list nothing is deleted because a board vanished
     for t in TABLES:
-        assert "delete_unlisted" not in [s.name for s in merge_steps(TABLES[t], listed_boards=False)]
+        assert "delete_unlisted" not in [s.name for s in merge_steps(TABLES[t], listed_partitions=False)]
 
 
 def test_merge_update_only_touches_changed_hashes() -> None:
-    update = next(s for s in merge_steps(TABLES["BOARD_ISSUE"], listed_boards=False) if s.name == "update")
+    update = next(s for s in merge_steps(TABLES["BOARD_ISSUE"], listed_partitions=False) if s.name == "update")
     assert update.kind == "updated"
     assert '"_SNOWFLAKE_UPDATED_AT" = :now' in update.sql
     assert 't."_SNOWFLAKE_HASH" IS NOT s."_SNOWFLAKE_HASH"' in update.sql
@@ -88,7 +88,7 @@ def test_merge_update_only_touches_changed_hashes() -> None:
 
 
 def test_sprint_retention_statement() -> None:
-    stmt = next(s for s in merge_steps(TABLES["SPRINT"], listed_boards=True) if s.name == "delete_unretained")
+    stmt = next(s for s in merge_steps(TABLES["SPRINT"], listed_partitions=True) if s.name == "delete_unretained")
     assert 'FROM "BOARD_SPRINT" AS r WHERE r."SPRINT_ID" = t."ID"' in stmt.sql
 
 
@@ -103,5 +103,5 @@ def test_all_statements_prepare_on_sqlite() -> None:
     for spec in TABLES.values():
         for stmt in merge_setup_sql(spec):
             conn.execute(stmt)
-        for stmt in merge_statements(spec, listed_boards=True):
+        for stmt in merge_statements(spec, listed_partitions=True):
             conn.execute(stmt, {"table": spec.name, "run_id": "r", "now": "t"})

@@ -11,9 +11,9 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from flowkit.destinations.schema import TABLES
 from flowkit.destinations.sqlite import read_rows
 from flowkit.engine import RunReport, load_flow, run_flow
+from flowkit.jira.tables import TABLES
 
 FLOW = Path(__file__).resolve().parents[2] / "flows" / "jira_agile.yaml"
 # Fast retries for tests: the simulator's faults and 429s must not make the suite slow.
@@ -63,7 +63,7 @@ def run_cli(
 def read_table(db: Path, table: str) -> list[dict[str, Any]]:
     """Business columns of a warehouse table in the ground-truth row format, sorted by primary key."""
     with closing(sqlite3.connect(db)) as conn:
-        return read_rows(conn, table)
+        return read_rows(conn, TABLES[table])
 
 
 def read_metadata(db: Path, table: str) -> dict[tuple[Any, ...], tuple[str, str, str]]:
@@ -71,7 +71,7 @@ def read_metadata(db: Path, table: str) -> dict[tuple[Any, ...], tuple[str, str,
     keys = TABLES[table].primary_key
     metadata = ("_SNOWFLAKE_INSERTED_AT", "_SNOWFLAKE_UPDATED_AT", "_SNOWFLAKE_HASH")
     with closing(sqlite3.connect(db)) as conn:
-        rows = read_rows(conn, table, metadata=True)
+        rows = read_rows(conn, TABLES[table], metadata=True)
     return {tuple(r[k] for k in keys): (r[metadata[0]], r[metadata[1]], r[metadata[2]]) for r in rows}
 
 

@@ -55,7 +55,7 @@ def test_wrong_token_exits_2_before_anything_is_written_and_never_shows_the_toke
         ("Merge Interval", "5 parsecs", "time period"),
         ("Destination Type", "ORACLE", "SQLITE"),
         ("Destination Type", "SNOWFLAKE", "'Destination Database' is required"),
-        ("Destination Schema", "jira; drop table x", "SQL-safe"),
+        ("Destination Schema", 'jira"; drop table x', "double quotes"),
     ],
 )
 def test_bad_parameters_are_refused_in_one_line_naming_the_parameter(
@@ -118,7 +118,7 @@ def test_a_board_whose_fetch_keeps_failing_keeps_its_rows_and_the_run_exits_1(tm
 def _journaled_boards(db: Path) -> int:
     try:
         with sqlite3.connect(db, timeout=5) as conn:
-            return int(conn.execute("SELECT COUNT(DISTINCT _SCOPE) FROM BOARD_ISSUE_JOURNAL").fetchone()[0])
+            return int(conn.execute("SELECT COUNT(DISTINCT _PARTITION) FROM BOARD_ISSUE_JOURNAL").fetchone()[0])
     except sqlite3.Error:
         return 0
 

@@ -9,10 +9,11 @@ import pytest
 
 from flowkit.destinations import JournalBatch, SQLiteDestination
 from flowkit.jira.processors.put_journal import _append
+from flowkit.jira.tables import SCHEMA
 
 
 def test_a_page_the_destination_refuses_fails_only_its_board(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    destination = SQLiteDestination(tmp_path / "warehouse.db")
+    destination = SQLiteDestination(tmp_path / "warehouse.db", schema=SCHEMA)
     destination.ensure_tables(["BOARD_ISSUE"])
     good = JournalBatch("BOARD_ISSUE", "r", 1, "a", [{"BOARD_ID": 1, "ISSUE_ID": 10, "ISSUE_KEY": "P-10"}])
     bad = JournalBatch("BOARD_ISSUE", "r", 2, "b", [{"BOARD_ID": 2, "ISSUE_ID": None, "ISSUE_KEY": "P-?"}])

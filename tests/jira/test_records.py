@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flowkit.jira.records import board_issue_row, board_project_row, board_row, board_sprint_row, sprint_row
-from flowkit.jira.validators import parse_enabled_tables, sql_identifier
+from flowkit.jira.validators import parse_enabled_tables
 
 BOARD = {
     "id": 1,
@@ -116,9 +116,3 @@ def test_enabled_tables_parsing() -> None:
         assert "'ISSUES'" in str(exc)
     else:
         raise AssertionError("an unknown table must be refused")
-
-
-def test_sql_identifier() -> None:
-    assert sql_identifier("ANALYTICS") is None
-    assert sql_identifier('"Mixed Case"') is None
-    assert sql_identifier("x; drop table y") is not None

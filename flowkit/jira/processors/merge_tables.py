@@ -57,7 +57,7 @@ class MergeTables(Processor):
         listed = run.listed_boards()
         tables = run.tables_to_merge()
         for table in tables:
-            plan = MergePlan(run_id=run.run_id, accepted=run.accepted(table), listed_boards=listed)
+            plan = MergePlan(run_id=run.run_id, accepted=run.accepted(table), listed_partitions=listed)
             result = destination.merge(table, plan)
             for name in ("inserted", "updated", "deleted", "unchanged"):
                 session.adjust_counter(f"rows.{table}.{name}", getattr(result, name))

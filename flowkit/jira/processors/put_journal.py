@@ -7,7 +7,6 @@ from collections import defaultdict
 
 from flowkit.destinations.base import Destination, DestinationError, JournalBatch, OversizedValueError
 from flowkit.destinations.rows import apply_oversized_strategy
-from flowkit.destinations.schema import TABLES
 from flowkit.engine import FlowFile, ProcessContext, Processor, ProcessSession, PropertyDescriptor, validators
 from flowkit.jira.processors.common import (
     ATTEMPT,
@@ -23,6 +22,7 @@ from flowkit.jira.processors.common import (
 from flowkit.jira.run_state import RunState
 from flowkit.jira.services import WarehouseDestinationService
 from flowkit.jira.state_service import StandardJiraIngestionStateService
+from flowkit.jira.tables import SCHEMA
 
 BATCH_SIZE = PropertyDescriptor(
     "Batch Size", "Most FlowFiles journaled per trigger", default="100", validator=validators.POSITIVE_INTEGER
@@ -72,7 +72,10 @@ class PutJournal(Processor):
                     continue
                 try:
                     rows, warnings = apply_oversized_strategy(
-                        TABLES[table], list(flowfile.records or ()), destination_service.oversized_strategy
+                        SCHEMA[table],
+                        list(flowfile.records or ()),
+                        destination_service.oversized_strategy,
+                        destination.max_value_bytes,
                     )
                 except OversizedValueError as exc:
                     context.logger.error("table %s stops being replicated in this run: %s", table, exc)
@@ -123,10 +126,12 @@ def _append(
     refused: dict[tuple[int, str], str] = {}
     for batch in batches:
         try:
-            destination.append_journal(batch.table, batch.run_id, batch.scope, batch.attempt, batch.rows)
+            destination.append_journal(batch.table, batch.run_id, batch.partition, batch.attempt, batch.rows)
         except DestinationError as exc:
-            logger.error("board %s: %s could not be journaled (%s); its rows are kept", batch.scope, batch.table, exc)
-            refused[(batch.scope, batch.table)] = str(exc)
+            logger.error(
+                "board %s: %s could not be journaled (%s); its rows are kept", batch.partition, batch.table, exc
+            )
+            refused[(batch.partition, batch.table)] = str(exc)
     return refused
 
 

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from flowkit.destinations.schema import (
-    METADATA_COLUMNS,
-    TABLES,
-    get_table,
-    merge_order,
-    tables_for_enabled,
-)
+from flowkit.destinations.schema import METADATA_COLUMNS
+from flowkit.jira.tables import SCHEMA, TABLES, tables_for_enabled
+
+merge_order = SCHEMA.merge_order
 
 # Copied from product.md section 4 (the public contract).
 PRODUCT_TABLES = {
@@ -60,12 +57,12 @@ def test_metadata_columns() -> None:
         assert spec.all_columns[-3:] == METADATA_COLUMNS
 
 
-def test_scope_columns() -> None:
-    assert TABLES["BOARD"].scope_column == "ID"
-    assert TABLES["SPRINT"].scope_column is None
+def test_partition_columns() -> None:
+    assert TABLES["BOARD"].partition_column == "ID"
+    assert TABLES["SPRINT"].partition_column is None
     for name in ("BOARD_SPRINT", "BOARD_PROJECT", "BOARD_ISSUE"):
-        assert TABLES[name].scope_column == "BOARD_ID"
-        assert TABLES[name].replace_scope
+        assert TABLES[name].partition_column == "BOARD_ID"
+        assert TABLES[name].replace_partition
 
 
 def test_merge_order_sprint_after_board_sprint() -> None:
@@ -89,4 +86,4 @@ def test_tables_for_enabled() -> None:
 
 def test_get_table_unknown() -> None:
     with pytest.raises(KeyError, match="known tables"):
-        get_table("ISSUE")
+        SCHEMA["ISSUE"]
