@@ -101,6 +101,8 @@ DOCUMENTED_ERRORS = (
     "the board list could not be read completely",
     "stops being replicated in this run",
     "Graphviz 'dot' is not installed",
+    "is a PKCS#1 key",  # docs/destinations.md: Snowflake key material
+    "does not exist or the role cannot use it",
 )
 
 
