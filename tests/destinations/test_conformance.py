@@ -64,14 +64,8 @@ T0 = "2026-02-02T09:00:00.000Z"
 
 def emulator_settings(emulator: SnowflakeEmulator, database: str, schema: str) -> ConnectionSettings:
     """Connection settings reaching the local emulator (it ignores credentials)."""
-    return ConnectionSettings(
-        login=lambda: {"account": "flowkit_test", "user": "flowkit", "password": "unused"},
-        endpoint={"host": emulator.host, "port": emulator.port, "protocol": "http"},
-        session={},
-        account="flowkit_test",
-        database=database,
-        schema=schema,
-    )
+    settings: ConnectionSettings = emulator.settings(database, schema)
+    return settings
 
 
 def open_destination(kind: str, request: pytest.FixtureRequest, home: Path, clock: FakeClock) -> Destination:
