@@ -124,16 +124,7 @@ def destination(emulator: bool, home: Path) -> Iterator[tuple[SnowflakeDestinati
     with run_emulator(home / "emulator") as emu:
         database = unique_name("BENCH")
         emu.create_schema(database, "JIRA")
-        kwargs = emu.connect_kwargs()
-        settings = ConnectionSettings(
-            login=lambda: {k: kwargs[k] for k in ("account", "user", "password")},
-            endpoint={"host": emu.host, "port": emu.port, "protocol": "http"},
-            session={},
-            account="bench",
-            database=database,
-            schema="JIRA",
-        )
-        dest = SnowflakeDestination(settings, schema=SCHEMA, home=home)
+        dest = SnowflakeDestination(emu.settings(database, "JIRA"), schema=SCHEMA, home=home)
         yield dest, emu
         dest.close()
 

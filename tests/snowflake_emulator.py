@@ -87,6 +87,19 @@ class SnowflakeEmulator:
         """The SQL texts the server executed since mark (describe-only requests excluded)."""
         return [e["sqlText"] for e in self.entries_since(mark, "query") if not e["describeOnly"]]
 
+    def settings(self, database: str, schema: str) -> Any:
+        """`ConnectionSettings` for a `SnowflakeDestination` on this emulator (it ignores credentials)."""
+        from flowkit.destinations.snowflake import ConnectionSettings
+
+        return ConnectionSettings(
+            login=lambda: {"account": "flowkit_test", "user": "flowkit", "password": "unused"},
+            endpoint={"host": self.host, "port": self.port, "protocol": "http"},
+            session={},
+            account="flowkit_test",
+            database=database,
+            schema=schema,
+        )
+
     def create_schema(self, database: str, schema: str) -> None:
         """Create a database and schema (quoted, exact case) as a test's setup."""
         with self.connect() as conn:

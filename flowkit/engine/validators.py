@@ -5,6 +5,7 @@ Messages quote the value; the engine redacts it when the property or parameter i
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable, Iterable
 from urllib.parse import urlparse
@@ -99,3 +100,15 @@ def all_of(*checks: Validator) -> Validator:
         return None
 
     return validate
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` (and ``*.localhost``), 127.0.0.0/8 and ::1 (brackets allowed): the hosts
+    plain ``http://`` is accepted for (simulators, emulators, tests)."""
+    host = host.strip("[]").lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -19,7 +19,6 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from flowkit.destinations.snowflake import ConnectionSettings
 from flowkit.destinations.snowflake.destination import SnowflakeDestination
 from flowkit.destinations.snowflake.sql import needs_warehouse
 from flowkit.jira.tables import SCHEMA, TABLES
@@ -70,16 +69,7 @@ def snowflake_overrides(sim: Any, emulator: SnowflakeEmulator, database: str, sc
 
 def read_snowflake(emulator: SnowflakeEmulator, home: Path, database: str, schema: str) -> dict[str, list[Any]]:
     """Every table as Snowflake holds it (read through a second destination on a throwaway mirror)."""
-    kwargs = emulator.connect_kwargs()
-    settings = ConnectionSettings(
-        login=lambda: {k: kwargs[k] for k in ("account", "user", "password")},
-        endpoint={"host": emulator.host, "port": emulator.port, "protocol": "http"},
-        session={},
-        account="reader",
-        database=database,
-        schema=schema,
-    )
-    reader = SnowflakeDestination(settings, schema=SCHEMA, home=home / "reader")
+    reader = SnowflakeDestination(emulator.settings(database, schema), schema=SCHEMA, home=home / "reader")
     try:
         return {t: sort_rows(t, reader.fetch_rows(t)) for t in ALL}
     finally:

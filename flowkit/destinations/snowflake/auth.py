@@ -34,13 +34,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import ipaddress
 import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, urlsplit
+
+from flowkit.engine.validators import is_loopback_host
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
@@ -386,16 +387,6 @@ def managed_connect_args(env: Mapping[str, str] | None = None) -> dict[str, Any]
 # ------------------------------------------------------------------------------------------- host
 
 
-def _is_loopback(host: str) -> bool:
-    host = host.lower().rstrip(".")
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def host_connect_args(url: str) -> dict[str, Any]:
     """``Snowflake Host`` (``https://host[:port]``; ``http://`` for loopback only) -> host, port, protocol."""
     raw = (url or "").strip()
@@ -428,6 +419,6 @@ def _host_problem(raw: str, scheme: str, host: str, parts: SplitResult) -> str |
         return f"{raw!r} is not https://host[:port]"
     if parts.path not in ("", "/") or parts.query or parts.fragment or raw.endswith(("?", "#")):
         return f"{raw!r} must be only https://host[:port], with nothing after the port"
-    if scheme == "http" and not _is_loopback(host):
+    if scheme == "http" and not is_loopback_host(host):
         return f"plain http is accepted only for loopback hosts; use https://{host}"
     return None

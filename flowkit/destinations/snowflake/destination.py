@@ -80,12 +80,23 @@ class SnowflakeDestination:
         self._chunk_rows = chunk_rows
         self._lock = threading.RLock()
         self._conn: Any = None
+        self._closed = False
         self.statements: list[str] = []
         self.rows_sent = 0  # rows bound into stage tables, for cost accounting
 
     # ----------------------------------------------------------------- Snowflake side
 
+    def _spec(self, table: str) -> TableSpec:
+        try:
+            return self.schema[table]
+        except KeyError as exc:
+            raise DestinationError(str(exc.args[0])) from None
+
     def _connection(self) -> Any:
+        if self._closed:
+            raise DestinationError(
+                f"Snowflake destination {sql.quote(self.database)}.{sql.quote(self.schema_name)} is closed"
+            )
         if self._conn is None:
             connect = self._connect or _connector_connect
             try:
@@ -150,7 +161,7 @@ class SnowflakeDestination:
         """Create the tables in Snowflake (never the database or schema) and the journal, mirror and
         change tables locally. Idempotent; metadata statements only."""
         with self._lock:
-            names = self.schema.with_dependencies(tables)
+            names = self.schema.with_dependencies(self._spec(t).name for t in tables)
             self.mirror.ensure_tables(names)
             with closing(self.mirror_connection()) as local:
                 for name in names:
@@ -215,27 +226,42 @@ class SnowflakeDestination:
             return result
 
     def sync(self, table: str) -> int:
-        """Send the table's pending changes to Snowflake; returns the rows sent (0: nothing needed a warehouse)."""
-        spec = self.schema[table]
+        """Send the table's pending changes to Snowflake; returns the rows sent (0: nothing needed a warehouse).
+
+        A table dropped in Snowflake while the flow runs is created again and refilled from the mirror.
+        """
+        spec = self._spec(table)
         with self._lock:
             try:
-                with closing(self._connection().cursor()) as cursor:
-                    sent = 0
-                    if self._pending(spec):
-                        sent += self._push(cursor, spec, full=False)
-                    if self._remote_count(cursor, spec) != self._mirror_count(spec):
-                        log.warning(
-                            "%s in Snowflake does not hold the rows flowkit last wrote; reconciling it in full",
-                            spec.name,
-                        )
-                        sent += self._push(cursor, spec, full=True)
-                    return sent
+                try:
+                    return self._sync(spec)
+                except DestinationError:
+                    raise
+                except Exception as exc:
+                    if _errno(exc) != 2003:  # 2003: the table does not exist (any more)
+                        raise
+                    log.warning("%s was dropped in Snowflake; creating it again and refilling it", spec.name)
+                    with closing(self._connection().cursor()) as cursor:
+                        self._execute(cursor, sql.create_table_sql(spec, self.database, self.schema_name))
+                    return self._sync(spec)
             except DestinationError:
                 self._drop_connection()
                 raise
             except Exception as exc:
                 self._drop_connection()
                 raise DestinationError(f"Snowflake sync of {spec.name} failed: {_describe(exc)}") from None
+
+    def _sync(self, spec: TableSpec) -> int:
+        with closing(self._connection().cursor()) as cursor:
+            sent = 0
+            if self._pending(spec):
+                sent += self._push(cursor, spec, full=False)
+            if self._remote_count(cursor, spec) != self._mirror_count(spec):
+                log.warning(
+                    "%s in Snowflake does not hold the rows flowkit last wrote; reconciling it in full", spec.name
+                )
+                sent += self._push(cursor, spec, full=True)
+            return sent
 
     def prune_journal(self, keep_run_id: str | None) -> int:
         return self.mirror.prune_journal(keep_run_id)
@@ -250,13 +276,14 @@ class SnowflakeDestination:
 
     def fetch_rows(self, table: str, *, metadata: bool = False) -> list[dict[str, Any]]:
         """The table's rows as Snowflake holds them, in row format (reads table data: needs a warehouse)."""
-        spec = self.schema[table]
+        spec = self._spec(table)
         with self._lock, closing(self._connection().cursor()) as cursor:
             self._execute(cursor, sql.select_sql(spec, self.database, self.schema_name, metadata=metadata))
             return [decode_row(spec, r, metadata=metadata) for r in cursor.fetchall()]
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             self._drop_connection()
             self.mirror.close()
 
