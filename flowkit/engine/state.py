@@ -7,6 +7,7 @@ means the map was never written (or was cleared with `flowkit state clear`).
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 import os
@@ -77,8 +78,12 @@ class StateService:
         ensure_private_dir(home)
         self.path = home / STATE_DB
         # Create the file ourselves so it is 0600 from its first byte (SQLite uses the db file's
-        # mode for its -wal and -shm files too).
-        os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
+        # mode for its -wal and -shm files too). Only when it is absent: opening and closing another
+        # descriptor of a database this process already has open (a run, and a status read beside
+        # it) drops SQLite's POSIX locks; another process may then delete the WAL under the run.
+        if not self.path.exists():
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
         os.chmod(self.path, 0o600)
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []

@@ -186,3 +186,42 @@ def test_status_sees_a_run_in_another_process_move(tmp_path: Path, home: Path) -
         process.communicate(timeout=20)
     [run] = read_history(home, "slow")
     assert run["outcome"] == "stopped" and run["mode"] == "continuous" and run["counters"]["held"] >= max(counts)
+
+
+def test_reading_status_in_the_running_process_loses_no_write(tmp_path: Path, home: Path) -> None:
+    """An in-process reader (a UI next to the run) must not drop SQLite's locks on state.db.
+
+    Opening and closing another descriptor of state.db in a process that has it open drops that
+    process's POSIX locks; another process closing its connection may then delete the WAL, and the
+    run's later writes vanish. Readers here: `status_document` in this process, sqlite3 in others.
+    """
+    import threading
+
+    flow = load_flow(write_flow(tmp_path, SLOW))
+    stop = threading.Event()
+    runner = threading.Thread(target=run_flow, kwargs={"flow": flow, "once": False, "home": home, "stop": stop})
+    runner.start()
+    probe = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('SELECT COUNT(*) FROM runs'); c.close()"
+    try:
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline:
+            if (home / "state.db").exists():
+                status_document(home, "slow")
+                subprocess.run([sys.executable, "-c", probe, str(home / "state.db")], check=False, timeout=30)
+            time.sleep(0.3)
+    finally:
+        stop.set()
+        runner.join(timeout=30)
+    seen = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("
+            '"SELECT outcome FROM runs").fetchone()[0])',
+            str(home / "state.db"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert seen.stdout.strip() == "stopped", seen.stdout + seen.stderr
