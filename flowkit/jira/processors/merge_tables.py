@@ -62,15 +62,18 @@ class MergeTables(Processor):
             for name in ("inserted", "updated", "deleted", "unchanged"):
                 session.adjust_counter(f"rows.{table}.{name}", getattr(result, name))
             if table == tables[-1]:
-                # Prune what is left (superseded attempts, failed boards) BEFORE the run is marked done:
-                # only then may the next run start journaling, so nothing a newer run needs is deleted.
-                destination.prune_journal(None)
+                # Prune earlier runs' leftovers BEFORE the run is marked done: only then may the next run
+                # start journaling, so nothing a newer run needs is deleted. This run's own journal and
+                # merge log stay: a crash before the state records this last merge replays it, and the
+                # merge log turns that replay into a no-op (with both pruned, it would find an empty
+                # journal and empty every accepted board). The next run's prune removes them.
+                destination.prune_journal(run.run_id)
             updated = state.update(run.run_id, lambda r, t=table: r.with_merged(t))  # type: ignore[misc]
             if updated is None:
                 return
             run = updated
         if not tables:  # every table failed in this run: nothing to merge, but the run must still end
-            destination.prune_journal(None)
+            destination.prune_journal(run.run_id)
             run = state.update(run.run_id, lambda r: r.with_phase("done")) or run
         session.adjust_counter("jira.requests", client_service.client.request_count - client_service.run_start_requests)
         self._report_run(context, session, client_service, destination, run.run_id)

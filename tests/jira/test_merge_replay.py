@@ -1,0 +1,43 @@
+"""A crash after the journal was pruned but before the last table was recorded as merged.
+
+MergeTables prunes the journal before it marks the last table merged (so the next run never loses
+journal rows to a late prune). If the process dies in between, the resumed run merges that table
+again: the replay must change nothing, in every destination, rather than find an empty journal and
+empty every accepted board.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from flowkit.engine import Scope, StateService, flow_id_of
+from flowkit.jira.run_state import RunState
+from flowkit.jira.state_service import PROGRESS_KEY, RUN_KEY
+from tests.jira.flowrun import fast_flow, overrides_for, run_once, truth, warehouse
+
+
+def _undo_last_merge(home: Path, flow: Path) -> str:
+    """Put the stored run back to 'merging' with its last table not yet merged (the crash window)."""
+    service = StateService(home)
+    flow_id = flow_id_of(flow)
+    stored = service.get(flow_id, "Ingestion State", Scope.COMPONENT)
+    run = RunState.from_json(stored.data[RUN_KEY])
+    assert run.phase == "done"
+    rewound = replace(run, merged=run.merged[:-1], phase="merging")
+    data = {**stored.data, RUN_KEY: rewound.to_json(), PROGRESS_KEY: rewound.progress()}
+    assert service.replace(flow_id, "Ingestion State", Scope.COMPONENT, stored, data)
+    return run.merged[-1]
+
+
+def test_a_replayed_last_merge_after_the_prune_changes_nothing(tmp_path: Path, jira_sim: Any) -> None:
+    flow, home, db = fast_flow(tmp_path), tmp_path / "home", tmp_path / "warehouse.db"
+    assert run_once(flow, home, overrides_for(jira_sim, db)).exit_code == 0
+    assert warehouse(db) == truth(jira_sim)
+    table = _undo_last_merge(home, flow)
+
+    report = run_once(flow, home, overrides_for(jira_sim, db))
+    assert report.exit_code == 0, report.bulletins
+    assert report.counters.get(f"rows.{table}.deleted", 0) == 0
+    assert warehouse(db) == truth(jira_sim)
