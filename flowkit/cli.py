@@ -167,13 +167,13 @@ def run(
         redactor = Redactor(p.value for p in loaded.parameters.values() if p.sensitive and p.value)
         level = logging.getLogger().getEffectiveLevel()
         mode = "quiet" if quiet else "json" if json_mode else "live" if sys.stderr.isatty() else "lines"
-        progress = Progress(mode, redactor, level, progress_interval)
+        progress = Progress(mode, redactor, level, progress_interval, log_format=log_format)
         stop = threading.Event()
 
         def announce() -> None:  # once running: a refused start stays a one-line error on stderr
             if json_mode:
                 progress.event({"event": "run_started", "flow": loaded.flow_id, "pid": os.getpid()})
-            elif not once:
+            elif not once and not quiet:
                 click.echo(
                     f"flowkit: running flow '{loaded.flow_id}' (pid {os.getpid()}); Ctrl+C or SIGTERM stops it",
                     err=True,

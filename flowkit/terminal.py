@@ -208,10 +208,20 @@ def status_view(status: FlowStatus) -> Group:
 
 
 class Progress:
-    """The run's live output; `mode` is "live" (TTY), "lines", "json" or "quiet"."""
+    """The run's live output; `mode` is "live" (TTY), "lines", "json" or "quiet" (log records only, in
+    `log_format`)."""
 
-    def __init__(self, mode: str, redactor: Redactor, level: int, interval: float, stream: TextIO | None = None):
+    def __init__(
+        self,
+        mode: str,
+        redactor: Redactor,
+        level: int,
+        interval: float,
+        stream: TextIO | None = None,
+        log_format: str = "text",
+    ):
         self.mode = mode
+        self.log_format = "json" if mode == "json" else log_format
         self.redactor = redactor
         self.interval = interval if mode in ("lines", "json") else 0.5
         self._stream = stream or sys.stderr
@@ -224,7 +234,7 @@ class Progress:
             _install(handler, level)
             self._live = Live(console=console, auto_refresh=False, transient=False, redirect_stdout=False)
         else:
-            configure_logging("json" if mode == "json" else "text", level, redactor, self._stream)
+            configure_logging(self.log_format, level, redactor, self._stream)
 
     @property
     def wants_status(self) -> bool:
@@ -250,7 +260,7 @@ class Progress:
                 self._live.update(status_view(final), refresh=True)
             self._live.stop()
             self._live = None
-            configure_logging("text", self._level, self.redactor, self._stream)
+            configure_logging(self.log_format, self._level, self.redactor, self._stream)
 
     def event(self, document: dict[str, Any]) -> None:
         """A JSON event line (json mode only)."""

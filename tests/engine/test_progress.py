@@ -167,6 +167,14 @@ def test_quiet_prints_nothing_but_keeps_the_exit_code_and_history(tmp_path: Path
     )
 
 
+def test_quiet_json_keeps_json_log_records(tmp_path: Path, home: Path) -> None:
+    flow = write_flow(tmp_path, SLOW_PLAIN)
+    result = _cli(home, "--log-level", "INFO", "run", str(flow), "--once", "-q", "--log-format", "json")
+    assert result.returncode == 0 and result.stdout == ""
+    records = [json.loads(line) for line in result.stderr.splitlines()]
+    assert records and {r["event"] for r in records} == {"log"}  # no progress, no run_started
+
+
 def test_json_errors_are_json_too(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["run", str(tmp_path / "missing.yaml"), "--log-format", "json"])
     assert result.exit_code == 2
