@@ -73,7 +73,7 @@ class RunHistory:
         home: ``$FLOWKIT_HOME``; the table lives in its state database (created 0600 if absent).
     """
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, secrets: Sequence[str] = ()) -> None:
         ensure_private_dir(home)
         path = home / STATE_DB
         if not path.exists():
@@ -91,6 +91,8 @@ class RunHistory:
                 self._conn.execute(f"ALTER TABLE runs ADD COLUMN {column.replace(' NOT NULL', '')}")
         self._conn.execute("CREATE INDEX IF NOT EXISTS runs_by_flow ON runs (flow_id, started_at)")
         self._lock = threading.Lock()
+        # the flow's sensitive parameter values: replaced in stored texts, whatever a component logged
+        self._secrets = sorted({v for v in secrets if v and len(v) >= 4}, key=len, reverse=True)
 
     def close(self) -> None:
         """Close the connection."""
@@ -157,9 +159,11 @@ class RunHistory:
 
     def _write(self, run_id: str, status: FlowStatus, bulletins: Sequence[Bulletin], extra: dict[str, Any]) -> None:
         kept = [
-            {"level": b.level, "component": b.component, "message": b.message, "time": _iso(b.time)}
+            {"level": b.level, "component": b.component, "message": self._redact(b.message), "time": _iso(b.time)}
             for b in bulletins[:MAX_BULLETINS]
         ]
+        if isinstance(extra.get("error"), str):
+            extra = {**extra, "error": self._redact(extra["error"])}
         values: dict[str, Any] = {
             "counters": _dumps(status.counters),
             "processors": _dumps([_processor(p) for p in status.to_dict()["processors"]]),
@@ -179,6 +183,11 @@ class RunHistory:
                 )
         except sqlite3.Error as exc:  # the history is informative: never fail a run over it
             logger.warning("run history: cannot record run %s: %s", run_id, exc)
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
 
     def runs(self, flow_id: str | None = None, limit: int | None = 10) -> list[dict[str, Any]]:
         """The newest runs first (of one flow, or of all), JSON columns decoded."""

@@ -65,7 +65,7 @@ def run_flow(
     stop = stop or threading.Event()
     with RunLock(home, flow.flow_id):
         state = StateService(home)
-        history = RunHistory(home)
+        history = RunHistory(home, secrets=[p.value for p in flow.parameters.values() if p.sensitive and p.value])
         try:
             run_id = history.start(flow.flow_id, once=once, keep=keep_runs)
             runtime = FlowRuntime(flow, state, home, once=once, stop=stop)

@@ -85,6 +85,19 @@ def test_a_run_keeps_a_bounded_number_of_bulletins(home: Path) -> None:
     assert run["tables"] == {"T": 4} and run["gauges"] == {"phase": "done"}
 
 
+def test_stored_bulletins_and_errors_never_hold_a_sensitive_value(home: Path) -> None:
+    history = RunHistory(home, secrets=["s3cret-value", "ab"])
+    try:
+        run_id = history.start("f", once=True)
+        leak = [Bulletin("ERROR", "C", "request failed with token s3cret-value (ab)")]
+        history.finish(run_id, _status(), leak, outcome="error", exit_code=2, error="refused: s3cret-value")
+        [run] = history.runs("f")
+    finally:
+        history.close()
+    assert run["bulletins"][0]["message"] == "request failed with token *** (ab)" and run["error"] == "refused: ***"
+    assert b"s3cret-value" not in (home / "state.db").read_bytes()
+
+
 def test_a_running_row_without_its_process_reads_as_died(home: Path) -> None:
     history = RunHistory(home)
     try:
