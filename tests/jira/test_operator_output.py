@@ -34,6 +34,8 @@ def test_json_logs_progress_and_history_of_a_rate_limited_run_hold_no_secret(jir
     assert retries, "the 429s were logged"
     [summary] = [json.loads(line) for line in result.stdout.splitlines()]
     assert summary["counters"]["jira.retries"] == 2 and summary["gauges"]["phase"] == "done"
+    assert summary["gauges"]["jira.rate_limit_wait_s"] >= 1.0  # Retry-After: 1, twice; tasks waited at the gate
+    assert summary["gauges"]["boards.done"] == summary["gauges"]["boards.total"] > 0
     assert any("were retries" in b["message"] and b["component"] == "MergeTables" for b in summary["bulletins"])
     entry = json.loads(status)["atlassian-jira-cloud-agile"]
     [run] = entry["runs"]
