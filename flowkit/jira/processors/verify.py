@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flowkit.engine import ConfigurationError, ProcessContext, Processor, ProcessSession, PropertyDescriptor
-from flowkit.engine.verification import ConfigVerificationResult, Outcome, VerificationContext
 from flowkit.jira.errors import JiraAuthError
-from flowkit.jira.preflight import TABLE_LABELS, preflight
 from flowkit.jira.processors.common import INGESTION_STATE, JIRA_CLIENT, REL_SUCCESS, RUN_ID, services
 from flowkit.jira.run_state import tables_for
 from flowkit.jira.services import JiraCloudClientService
 from flowkit.jira.validators import enabled_tables, parse_enabled_tables
+
+if TYPE_CHECKING:
+    from flowkit.engine.verification import ConfigVerificationResult, VerificationContext
 
 ENABLED_TABLES = PropertyDescriptor(
     "Enabled Tables",
@@ -33,6 +36,9 @@ class VerifyConnection(Processor):
     def verify(self, context: VerificationContext) -> list[ConfigVerificationResult]:
         """Preflight (`flowkit validate --check-connection`): /myself, then on one board each endpoint an
         enabled table needs; a refusal names the table it breaks and what to grant. Reads only."""
+        from flowkit.engine.verification import ConfigVerificationResult, Outcome  # only for validate
+        from flowkit.jira.preflight import TABLE_LABELS, preflight
+
         client = context.property(JIRA_CLIENT).as_service(JiraCloudClientService).client
         enabled = parse_enabled_tables(context.property(ENABLED_TABLES).value or "")
         outcome = {True: Outcome.SUCCESSFUL, False: Outcome.FAILED, None: Outcome.SKIPPED}
