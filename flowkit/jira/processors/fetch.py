@@ -8,15 +8,17 @@ failure half-way leaves the board's old rows exactly as they were.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from flowkit.engine import ConfigurationError, ProcessContext, Processor, ProcessSession
 from flowkit.jira.client import JiraClient
+from flowkit.jira.endpoints import BOARD_ISSUES_SEARCH, BOARD_PROJECTS, BOARD_SPRINTS, Endpoint
 from flowkit.jira.errors import JiraAuthError, JiraBoardUnavailable, JiraError
 from flowkit.jira.processors.common import (
     BOARD_ID,
     BOARD_TYPE,
+    FILTER_ID,
     FILTER_JQL,
     INGESTION_STATE,
     JIRA_CLIENT,
@@ -27,27 +29,24 @@ from flowkit.jira.processors.common import (
     emit_records,
     new_attempt,
     services,
+    warn_problems,
     with_last,
 )
-from flowkit.jira.records import board_issue_row, board_project_row, board_sprint_row, sprint_row
 from flowkit.jira.run_state import RunState, Status
 from flowkit.jira.state_service import StandardJiraIngestionStateService
 
-Row = dict[str, Any]
-# table -> how a page item becomes that table's row, for one board
-RowMakers = Mapping[str, Callable[[int, Mapping[str, Any]], Row]]
-
 
 class _FetchBoardTable(Processor):
-    """Shared trigger logic; subclasses say which tables they fill and how they page."""
+    """Shared trigger logic; a subclass names its endpoint (whose declaration holds the tables it fills
+    and their row mappings) and may override how it pages."""
 
     properties = (JIRA_CLIENT, INGESTION_STATE)
     relationships = (REL_SUCCESS,)
-    tables: ClassVar[RowMakers] = {}
+    endpoint: ClassVar[Endpoint]
     what: ClassVar[str] = ""
 
     def pages(self, client: JiraClient, board_id: int, attributes: Mapping[str, str]) -> Iterable[Sequence[Any]]:
-        raise NotImplementedError
+        return client.iter_pages(self.endpoint, board_id=board_id)
 
     def on_trigger(self, context: ProcessContext, session: ProcessSession) -> None:
         board_ff = session.get()
@@ -60,14 +59,16 @@ class _FetchBoardTable(Processor):
         run = state.current()
         if run is None or run.run_id != run_id or run.phase != "fetching":
             return
-        todo = [t for t in self.tables if t in run.tables and not run.is_settled(board_id, t)]
+        makers = self.endpoint.rows
+        todo = [t for t in makers if t in run.tables and not run.is_settled(board_id, t)]
         if not todo:
             return
         attempt = new_attempt()
+        problems: list[str] = []
         try:
             for index, page, last in with_last(self.pages(client_service.client, board_id, attributes)):
                 for table in todo:
-                    make = self.tables[table]
+                    make = makers[table]
                     emit_records(
                         session,
                         REL_SUCCESS,
@@ -77,9 +78,10 @@ class _FetchBoardTable(Processor):
                         attempt=attempt,
                         index=index,
                         last=last,
-                        records=[make(board_id, item) for item in page],
+                        records=[make(board_id, item, problems) for item in page],
                     )
                 session.commit()  # stream pages to PutJournal as they arrive
+            warn_problems(context, board_label(attributes), self.what, problems)
         except JiraAuthError as exc:
             raise ConfigurationError(f"Jira refused the credentials while fetching {self.what} ({exc})") from exc
         except JiraBoardUnavailable as exc:
@@ -126,30 +128,25 @@ class _FetchBoardTable(Processor):
 class FetchSprints(_FetchBoardTable):
     """Sprints of one board (GET /rest/agile/1.0/board/{id}/sprint) into SPRINT and BOARD_SPRINT.
 
-    A board that does not support sprints (HTTP 400, e.g. a team-managed board with sprints switched
-    off) simply has none: not a warning. Kanban boards are not even asked.
+    A board that does not support sprints (HTTP 400 in either wording, or the 500 "no columns with a
+    mapped status" some sites send; see the endpoint's error policy) simply has none: not a warning.
+    Kanban boards are not even asked.
     """
 
-    tables: ClassVar[RowMakers] = {
-        "SPRINT": lambda _board, sprint: sprint_row(sprint),
-        "BOARD_SPRINT": board_sprint_row,
-    }
+    endpoint = BOARD_SPRINTS
     what = "sprints"
 
     def pages(self, client: JiraClient, board_id: int, attributes: Mapping[str, str]) -> Iterable[Sequence[Any]]:
         if attributes.get(BOARD_TYPE) == "kanban":
             return []  # kanban boards never have sprints: save the call Jira would answer with HTTP 400
-        return client.iter_sprint_pages(board_id)
+        return client.iter_pages(self.endpoint, board_id=board_id)
 
 
 class FetchBoardProjects(_FetchBoardTable):
     """Projects of one board (GET /rest/agile/1.0/board/{id}/project) into BOARD_PROJECT."""
 
-    tables: ClassVar[RowMakers] = {"BOARD_PROJECT": board_project_row}
+    endpoint = BOARD_PROJECTS
     what = "projects"
-
-    def pages(self, client: JiraClient, board_id: int, attributes: Mapping[str, str]) -> Iterable[Sequence[Any]]:
-        return client.iter_board_project_pages(board_id)
 
 
 class FetchBoardIssues(_FetchBoardTable):
@@ -160,12 +157,18 @@ class FetchBoardIssues(_FetchBoardTable):
     the largest page Jira allows for id/key-only searches.
     """
 
-    tables: ClassVar[RowMakers] = {"BOARD_ISSUE": board_issue_row}
+    endpoint = BOARD_ISSUES_SEARCH
     what = "issues"
 
     def pages(self, client: JiraClient, board_id: int, attributes: Mapping[str, str]) -> Iterable[Sequence[Any]]:
         filter_jql = attributes.get(FILTER_JQL)
         if not filter_jql:
-            raise JiraBoardUnavailable(board_id, 404, "the board's saved filter has no JQL the token owner can read")
+            filter_id = attributes.get(FILTER_ID)
+            reason = (
+                f"its saved filter {filter_id} has no JQL"
+                if filter_id
+                else "its configuration names no saved filter, so its issues cannot be selected"
+            )
+            raise JiraBoardUnavailable(board_id, 0, reason)
         jql = JiraClient.board_issue_jql(filter_jql, attributes.get(SUB_QUERY))
         return client.iter_jql_pages(jql, board_id=board_id)
