@@ -84,6 +84,22 @@ MAX_BODY_BYTES = 128 * 1024 * 1024
 CA_BUNDLE_ENV = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 
 
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([KMG]?B|bytes?)?\s*", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "byte": 1, "bytes": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
+
+
+def parse_data_size(text: str) -> int:
+    """NiFi-style data size -> bytes: ``"128 MB"``, ``"512 KB"``, ``"1000000"`` (binary units). ``ValueError``
+    with one line otherwise."""
+    m = _SIZE.fullmatch(text or "")
+    if m is None:
+        raise ValueError(f"{text!r} is not a data size (e.g. 128 MB)")
+    size = int(float(m.group(1)) * _UNITS[(m.group(2) or "").lower()])
+    if size < 1:
+        raise ValueError(f"{text!r} must be at least 1 byte")
+    return size
+
+
 def resolve_ca_bundle(ca_bundle: str | os.PathLike[str] | None, env: Mapping[str, str] | None = None) -> str | bool:
     """What ``requests`` verifies the site's certificate with: the given PEM file (or directory of CAs), else
     ``$REQUESTS_CA_BUNDLE`` / ``$CURL_CA_BUNDLE``, else True (certifi's public CAs).
