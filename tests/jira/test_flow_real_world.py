@@ -112,3 +112,26 @@ def test_a_captcha_lock_out_exits_2_with_the_cause_and_writes_nothing(tmp_path: 
     assert jira_sim.token not in result.stdout + result.stderr
     assert not db.exists()
     assert jira_sim.request_log.total == 1  # /myself once, no retries
+
+
+def test_a_generic_fetch_board_table_serves_any_declared_board_endpoint(tmp_path: Path, jira_sim: Any) -> None:
+    """FetchBoardTable + an endpoint name replaces a dedicated processor: how a new table is wired."""
+    import yaml
+
+    doc = yaml.safe_load(fast_flow(tmp_path).read_text())
+    for processor in doc["processors"]:
+        if processor["type"] in ("FetchBoardProjects", "FetchSprints", "FetchBoardIssues"):
+            endpoint = {"FetchBoardProjects": "board_projects", "FetchSprints": "board_sprints"}.get(
+                processor["type"], "search_jql"
+            )
+            processor["type"] = "FetchBoardTable"
+            processor["properties"]["Endpoint"] = endpoint
+    flow = tmp_path / "generic.yaml"
+    flow.write_text(yaml.safe_dump(doc, sort_keys=False))
+    db = tmp_path / "warehouse.db"
+    report = run_once(flow, tmp_path / "home", overrides_for(jira_sim, db))
+    assert report.exit_code == 0, report.bulletins
+    assert warehouse(db) == truth(jira_sim)
+    assert jira_sim.request_log.count("GET /rest/agile/1.0/board/{id}/sprint") == len(
+        [b for b in truth(jira_sim)["BOARD"] if b["TYPE"] != "kanban"]
+    )

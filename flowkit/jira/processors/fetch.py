@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
-from flowkit.engine import ConfigurationError, ProcessContext, Processor, ProcessSession
+from flowkit.engine import ConfigurationError, ProcessContext, Processor, ProcessSession, PropertyDescriptor
 from flowkit.jira.client import JiraClient
-from flowkit.jira.endpoints import BOARD_ISSUES_SEARCH, BOARD_PROJECTS, BOARD_SPRINTS, Endpoint
+from flowkit.jira.endpoints import BOARD_ISSUES_SEARCH, BOARD_PROJECTS, BOARD_SPRINTS, ENDPOINTS, Endpoint
 from flowkit.jira.errors import JiraAuthError, JiraBoardUnavailable, JiraError
 from flowkit.jira.processors.common import (
     BOARD_ID,
@@ -38,15 +38,15 @@ from flowkit.jira.state_service import StandardJiraIngestionStateService
 
 class _FetchBoardTable(Processor):
     """Shared trigger logic; a subclass names its endpoint (whose declaration holds the tables it fills
-    and their row mappings) and may override how it pages."""
+    and their row mappings)."""
 
-    properties = (JIRA_CLIENT, INGESTION_STATE)
+    properties: ClassVar[tuple[PropertyDescriptor, ...]] = (JIRA_CLIENT, INGESTION_STATE)
     relationships = (REL_SUCCESS,)
     endpoint: ClassVar[Endpoint]
     what: ClassVar[str] = ""
 
-    def pages(self, client: JiraClient, board_id: int, attributes: Mapping[str, str]) -> Iterable[Sequence[Any]]:
-        return client.iter_pages(self.endpoint, board_id=board_id)
+    def endpoint_for(self, context: ProcessContext) -> Endpoint:
+        return self.endpoint
 
     def on_trigger(self, context: ProcessContext, session: ProcessSession) -> None:
         board_ff = session.get()
@@ -59,14 +59,16 @@ class _FetchBoardTable(Processor):
         run = state.current()
         if run is None or run.run_id != run_id or run.phase != "fetching":
             return
-        makers = self.endpoint.rows
+        endpoint = self.endpoint_for(context)
+        what = self.what or endpoint.name
+        makers = endpoint.rows
         todo = [t for t in makers if t in run.tables and not run.is_settled(board_id, t)]
         if not todo:
             return
         attempt = new_attempt()
         problems: list[str] = []
         try:
-            for index, page, last in with_last(self.pages(client_service.client, board_id, attributes)):
+            for index, page, last in with_last(board_pages(client_service.client, endpoint, board_id, attributes)):
                 for table in todo:
                     make = makers[table]
                     emit_records(
@@ -81,12 +83,12 @@ class _FetchBoardTable(Processor):
                         records=[make(board_id, item, problems) for item in page],
                     )
                 session.commit()  # stream pages to PutJournal as they arrive
-            warn_problems(context, board_label(attributes), self.what, problems)
+            warn_problems(context, board_label(attributes), what, problems)
         except JiraAuthError as exc:
-            raise ConfigurationError(f"Jira refused the credentials while fetching {self.what} ({exc})") from exc
+            raise ConfigurationError(f"Jira refused the credentials while fetching {what} ({exc})") from exc
         except JiraBoardUnavailable as exc:
             context.logger.warning(
-                "%s: %s skipped (%s); its existing rows are kept", board_label(attributes), self.what, exc
+                "%s: %s skipped (%s); its existing rows are kept", board_label(attributes), what, exc
             )
             session.adjust_counter("boards.skipped", 1)
             self._settle(state, run_id, board_id, todo, "skipped", str(exc))
@@ -94,7 +96,7 @@ class _FetchBoardTable(Processor):
             context.logger.error(
                 "%s: %s could not be fetched (%s); its existing rows are kept",
                 board_label(attributes),
-                self.what,
+                what,
                 exc,
             )
             session.adjust_counter("boards.failed", 1)
@@ -102,9 +104,7 @@ class _FetchBoardTable(Processor):
         except Exception as exc:  # e.g. an answer of the wrong shape: no retry helps, and the board must
             # still settle, or the run would wait for it forever (its FlowFile left with the first page)
             reason = f"unexpected answer ({type(exc).__name__}: {exc})"
-            context.logger.error(
-                "%s: %s failed: %s; its existing rows are kept", board_label(attributes), self.what, reason
-            )
+            context.logger.error("%s: %s failed: %s; its existing rows are kept", board_label(attributes), what, reason)
             session.adjust_counter("boards.failed", 1)
             self._settle(state, run_id, board_id, todo, "failed", reason)
 
@@ -125,6 +125,27 @@ class _FetchBoardTable(Processor):
         state.update(run_id, change)
 
 
+def board_pages(
+    client: JiraClient, endpoint: Endpoint, board_id: int, attributes: Mapping[str, str]
+) -> Iterable[Sequence[Any]]:
+    """The pages of a board-level endpoint for one board FlowFile (what only the flow knows is added here)."""
+    if endpoint is BOARD_SPRINTS and attributes.get(BOARD_TYPE) == "kanban":
+        return []  # kanban boards never have sprints: save the call Jira would answer with HTTP 400
+    if endpoint is BOARD_ISSUES_SEARCH:
+        filter_jql = attributes.get(FILTER_JQL)
+        if not filter_jql:
+            filter_id = attributes.get(FILTER_ID)
+            reason = (
+                f"its saved filter {filter_id} has no JQL"
+                if filter_id
+                else "its configuration names no saved filter, so its issues cannot be selected"
+            )
+            raise JiraBoardUnavailable(board_id, 0, reason)
+        jql = JiraClient.board_issue_jql(filter_jql, attributes.get(SUB_QUERY))
+        return client.iter_jql_pages(jql, board_id=board_id)
+    return client.iter_pages(endpoint, board_id=board_id)
+
+
 class FetchSprints(_FetchBoardTable):
     """Sprints of one board (GET /rest/agile/1.0/board/{id}/sprint) into SPRINT and BOARD_SPRINT.
 
@@ -135,11 +156,6 @@ class FetchSprints(_FetchBoardTable):
 
     endpoint = BOARD_SPRINTS
     what = "sprints"
-
-    def pages(self, client: JiraClient, board_id: int, attributes: Mapping[str, str]) -> Iterable[Sequence[Any]]:
-        if attributes.get(BOARD_TYPE) == "kanban":
-            return []  # kanban boards never have sprints: save the call Jira would answer with HTTP 400
-        return client.iter_pages(self.endpoint, board_id=board_id)
 
 
 class FetchBoardProjects(_FetchBoardTable):
@@ -154,21 +170,34 @@ class FetchBoardIssues(_FetchBoardTable):
 
     Runs the board's saved-filter JQL (ANDed with the kanban sub-query when there is one)
     through POST /rest/api/3/search/jql asking for the key only, paging by nextPageToken with
-    the largest page Jira allows for id/key-only searches.
+    the largest page Jira allows for id/key-only searches. A board whose configuration names no
+    saved filter is skipped for this table with a warning that says so.
     """
 
     endpoint = BOARD_ISSUES_SEARCH
     what = "issues"
 
-    def pages(self, client: JiraClient, board_id: int, attributes: Mapping[str, str]) -> Iterable[Sequence[Any]]:
-        filter_jql = attributes.get(FILTER_JQL)
-        if not filter_jql:
-            filter_id = attributes.get(FILTER_ID)
-            reason = (
-                f"its saved filter {filter_id} has no JQL"
-                if filter_id
-                else "its configuration names no saved filter, so its issues cannot be selected"
-            )
-            raise JiraBoardUnavailable(board_id, 0, reason)
-        jql = JiraClient.board_issue_jql(filter_jql, attributes.get(SUB_QUERY))
-        return client.iter_jql_pages(jql, board_id=board_id)
+
+BOARD_TABLE_ENDPOINTS = tuple(
+    name for name, e in ENDPOINTS.items() if e.parent == "board" and e.rows and e.paging != "none"
+)
+
+
+class FetchBoardTable(_FetchBoardTable):
+    """The tables of any declared board-level endpoint, named by the `Endpoint` property, page by page.
+
+    FetchSprints, FetchBoardProjects and FetchBoardIssues are this with a fixed endpoint; a new
+    board-level table needs only its endpoint declaration (flowkit/jira/endpoints.py), its table
+    spec, and one FetchBoardTable in the flow YAML.
+    """
+
+    ENDPOINT = PropertyDescriptor(
+        "Endpoint",
+        "Name of a board-level endpoint declared in flowkit/jira/endpoints.py",
+        required=True,
+        allowable_values=BOARD_TABLE_ENDPOINTS,
+    )
+    properties = (JIRA_CLIENT, INGESTION_STATE, ENDPOINT)
+
+    def endpoint_for(self, context: ProcessContext) -> Endpoint:
+        return ENDPOINTS[context.property(self.ENDPOINT).value or ""]
