@@ -100,17 +100,15 @@ def test_an_answer_over_the_bound_is_refused_with_a_clear_error(chunked: bool) -
 
 
 def test_a_board_configuration_over_the_bound_fails_only_that_board(tmp_path: Path, jira_sim_factory: Any) -> None:
+    # (under the default 128 MB bound this >16 MB configuration is read: tests/jira/test_flow_oversized.py)
     sim = jira_sim_factory(oversized_value=True)
-    db = tmp_path / "warehouse.db"
-    set_null = {"Oversized Value Strategy": "Set Null"}
-    report = run_once(fast_flow(tmp_path), tmp_path / "home", overrides_for(sim, db, **set_null))
-    assert report.exit_code == 0, report.bulletins  # the default bound reads the >16 MB configuration
-    # the same site with a 5 MB bound: that board fails with a clear error, the others are merged
     flow = fast_flow(tmp_path, **{"Max Response Size": "5 MB"})
-    report = run_once(flow, tmp_path / "home2", overrides_for(sim, tmp_path / "w2.db", **set_null))
+    report = run_once(flow, tmp_path / "home", overrides_for(sim, tmp_path / "w.db"))
     errors = [b.message for b in report.bulletins if b.level == "ERROR"]
     assert report.exit_code == 1
-    assert any("/configuration: the answer is" in e and "refused" in e for e in errors), errors
+    (error,) = errors
+    assert "/configuration: the answer is" in error and "more than the 5.0 MiB" in error and "refused" in error
+    assert sim.request_log.count("GET /rest/agile/1.0/board/{id}/configuration") == len(sim.ground_truth()["BOARD"])
 
 
 # ---------------------------------------------------------------- custom CA bundle
