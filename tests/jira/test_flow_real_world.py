@@ -135,3 +135,17 @@ def test_a_generic_fetch_board_table_serves_any_declared_board_endpoint(tmp_path
     assert jira_sim.request_log.count("GET /rest/agile/1.0/board/{id}/sprint") == len(
         [b for b in truth(jira_sim)["BOARD"] if b["TYPE"] != "kanban"]
     )
+
+
+def test_a_listed_board_without_a_usable_id_deletes_nothing(tmp_path: Path, jira_sim: Any) -> None:
+    db = tmp_path / "warehouse.db"
+    flow, home = fast_flow(tmp_path), tmp_path / "home"
+    assert run_once(flow, home, overrides_for(jira_sim, db)).exit_code == 0
+    before = warehouse(db)
+    board = before["BOARD"][0]
+    jira_sim.data.set_board_field(board["ID"], "id", None)
+    report = run_once(flow, home, overrides_for(jira_sim, db))
+    assert report.exit_code == 1
+    (error,) = [b.message for b in report.bulletins if b.level == "ERROR"]
+    assert "without a usable id" in error and "no board will be deleted" in error
+    assert warehouse(db) == before  # the board the list could not name keeps its rows; the others are unchanged

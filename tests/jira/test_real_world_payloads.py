@@ -247,3 +247,11 @@ def test_a_missing_key_still_fails_the_row() -> None:
 def test_tolerant_booleans_and_integral_floats() -> None:
     row = board_row({"id": 1.0, "isPrivate": "false"}, {"ranking": {"rankCustomFieldId": "10019"}}, None)
     assert row["ID"] == 1 and row["IS_PRIVATE"] is False and row["RANK_CUSTOM_FIELD_ID"] == 10019
+
+
+def test_board_list_ids_are_numbers_and_items_without_one_are_reported() -> None:
+    from flowkit.jira.processors.list_boards import _with_int_ids
+
+    good, bad = _with_int_ids([{"id": "84", "name": "a"}, {"id": None}, {"name": "no id"}, {"id": 7}])
+    assert [b["id"] for b in good] == [84, 7] and good[0]["name"] == "a"
+    assert len(bad) == 2 and all("board id is missing" in b for b in bad)

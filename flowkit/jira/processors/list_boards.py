@@ -36,7 +36,7 @@ from flowkit.jira.processors.common import (
     services,
     warn_problems,
 )
-from flowkit.jira.records import board_row, opt_int
+from flowkit.jira.records import board_row, key_id, opt_int
 from flowkit.jira.run_state import BoardInfo, RunState, Status
 
 CONCURRENT_REQUESTS = PropertyDescriptor(
@@ -85,10 +85,20 @@ class ListBoards(Processor):
         workers = context.property(CONCURRENT_REQUESTS).as_int()
         listed: list[int] = []
         complete = False
+        unusable = 0  # list items without a usable id: the list cannot be trusted to delete boards
         try:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ListBoards") as pool:
                 filters = _FilterCache(client_service.client)
-                for page in client_service.client.iter_board_pages():
+                for raw_page in client_service.client.iter_board_pages():
+                    page, bad = _with_int_ids(raw_page)
+                    if bad:
+                        unusable += len(bad)
+                        context.logger.error(
+                            "the board list holds %d item(s) without a usable id (first: %s); "
+                            "no board will be deleted by this run",
+                            len(bad),
+                            bad[0],
+                        )
                     enrich = functools.partial(_enrich, client_service.client, filters, run)
                     enriched = list(pool.map(enrich, page))
                     listed.extend(int(item.board["id"]) for item in enriched)
@@ -97,7 +107,7 @@ class ListBoards(Processor):
                     for item in enriched:
                         self._emit(context, session, run, item)
                     session.commit()  # boards of this page go downstream now
-            complete = True
+            complete = unusable == 0
         except JiraAuthError as exc:
             raise ConfigurationError(f"Jira refused the credentials while listing boards ({exc})") from exc
         except JiraError as exc:
@@ -153,6 +163,19 @@ class ListBoards(Processor):
             attributes[SUB_QUERY] = info.sub_query
         flowfile = session.create(attributes=attributes)
         session.transfer(flowfile, REL_SUCCESS)
+
+
+def _with_int_ids(page: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Pure: the page's boards with their ids as ints ("84" -> 84), and a short description of any item
+    without a usable id."""
+    good: list[dict[str, Any]] = []
+    bad: list[str] = []
+    for board in page:
+        try:
+            good.append({**board, "id": key_id(board.get("id") if isinstance(board, Mapping) else None, "board id")})
+        except ValueError as exc:
+            bad.append(str(exc))
+    return good, bad
 
 
 def _record_page(enriched: list[_Enriched], run: RunState) -> RunState:
