@@ -90,6 +90,8 @@ def jira(
     click.echo(f"  Jira Email:      {sim.email}")
     click.echo(f"  Jira API Token:  {sim.token}")
     click.echo(f"  data: {info['boards']} boards, {info['projects']} projects, {info['issues']} issues (seed {seed})")
+    if variants:
+        click.echo(f"  variants: {', '.join(sorted(variants))}")
     click.echo(f"  admin: {sim.url}/_sim/info  (Ctrl-C to stop)", nl=True)
     try:
         while not stop.wait(0.5):
