@@ -114,3 +114,12 @@ def test_fetch_board_issues_without_a_filter_says_so_and_settles_the_board(jira_
         assert run is not None and run.is_settled(3, "BOARD_ISSUE")
         assert runner.counters == {"boards.skipped": 1}
         assert runner.state.get(Scope.COMPONENT).version is None  # processors keep their progress in the service
+
+
+def test_verify_connection_names_the_url_when_the_site_is_not_jira(jira_sim: Any) -> None:
+    jira_sim.add_fault("status", status=404, path=r"/myself$", message="Not Found")
+    with _runner(VerifyConnection, jira_sim) as runner:
+        with pytest.raises(ConfigurationError, match=r"'Environment URL' http://127\.0\.0\.1:") as info:
+            runner.run()
+        assert "HTTP 404" in str(info.value)
+        runner.assert_transferred("success", 0)
