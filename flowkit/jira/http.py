@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import enum
 import http.cookiejar
-import ipaddress
 import json
 import math
 import re
@@ -21,6 +20,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from flowkit import __version__
+from flowkit.engine.validators import is_loopback_host
 from flowkit.jira.errors import JiraResponseTooLarge
 
 if TYPE_CHECKING:  # endpoints.py imports Outcome from here
@@ -32,17 +32,6 @@ _SNIPPET_MAX = 300
 
 
 # --------------------------------------------------------------------------------------------- base URL
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for ``localhost`` (and ``*.localhost``), 127.0.0.0/8 and ::1."""
-    host = host.strip("[]").lower().rstrip(".")
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def validate_base_url(url: str) -> str:
