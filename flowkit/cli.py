@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -630,15 +630,32 @@ def print_summary(report: RunReport, console: Console | None = None) -> None:
     console.print(f"flow '{report.flow_id}' {outcome} in {report.duration_s:.2f} s (exit code {report.exit_code})")
 
 
-def _attach_simulator() -> None:
-    try:
-        from flowkit.simulator.cli import simulator  # written by the simulator package; optional
-    except ImportError:
-        return
-    cli.add_command(simulator, "simulator")
+class _LazySimulatorGroup(click.Group):
+    """`flowkit simulator ...`: the simulator package is imported only when one of its commands is asked
+    for, so the product commands never load it."""
+
+    def _real(self) -> click.Group:
+        from flowkit.simulator.cli import simulator
+
+        return simulator
+
+    @property
+    def commands(self) -> MutableMapping[str, click.Command]:
+        return self._real().commands
+
+    @commands.setter
+    def commands(self, value: MutableMapping[str, click.Command]) -> None:
+        pass  # click.Group.__init__ assigns an empty dict; the real group's commands are used instead
 
 
-_attach_simulator()
+cli.add_command(
+    _LazySimulatorGroup(
+        "simulator",
+        help="Local simulators of external systems (demos, tests, benchmarks).\n\n\b\nExample:\n"
+        "    flowkit simulator jira --port 8080 --boards 20 --issues-per-board 500",
+    ),
+    "simulator",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

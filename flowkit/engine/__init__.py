@@ -11,6 +11,7 @@ Example:
 
 from flowkit.engine import validators
 from flowkit.engine.admin import clear_state, show_state, state_document
+from flowkit.engine.api import ConfigurationContext, ProcessContext, ProcessSession
 from flowkit.engine.components import (
     ControllerService,
     Processor,
@@ -18,7 +19,6 @@ from flowkit.engine.components import (
     PropertyValue,
     Relationship,
 )
-from flowkit.engine.context import ConfigurationContext, ProcessContext
 from flowkit.engine.errors import (
     ConfigurationError,
     FlowFileHandlingError,
@@ -32,7 +32,6 @@ from flowkit.engine.parameters import parse_override
 from flowkit.engine.registry import Registry, default_registry, register
 from flowkit.engine.report import Bulletin, RunReport
 from flowkit.engine.scheduler import run_flow
-from flowkit.engine.session import ProcessSession
 from flowkit.engine.state import Scope, StateManager, StateMap, StateService
 from flowkit.engine.timeperiod import parse_time_period
 

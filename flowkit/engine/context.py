@@ -1,17 +1,18 @@
-"""What components see of the engine: ProcessContext (processors) and ConfigurationContext (services)."""
+"""The engine's implementations of the contexts of flowkit/engine/api.py.
+
+`StandardProcessContext` (processors) and `StandardConfigurationContext` (services) are built from plain
+values and callables, so this module does not know the runtime (no import cycle with runtime.py).
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from flowkit.engine.components import ControllerService, PropertyDescriptor, PropertyValue
+from flowkit.engine.properties import PropertyDescriptor, PropertyValue
 from flowkit.engine.state import StateManager
-
-if TYPE_CHECKING:
-    from flowkit.engine.runtime import FlowRuntime, ProcessorNode
 
 
 class _Properties:
@@ -21,7 +22,7 @@ class _Properties:
         self,
         owner: str,
         values: Mapping[str, str | None],
-        service_lookup: Callable[[str], ControllerService],
+        service_lookup: Callable[[str], object],
     ) -> None:
         self._owner = owner
         self._values = values
@@ -34,8 +35,8 @@ class _Properties:
         return PropertyValue(name, self._values[name], self._owner, self._service_lookup)
 
 
-class ConfigurationContext:
-    """Given to `ControllerService.on_enabled`.
+class StandardConfigurationContext:
+    """Given to `ControllerService.on_enabled` (implements `api.ConfigurationContext`).
 
     Attributes:
         name: the service name in the flow.
@@ -66,8 +67,8 @@ class ConfigurationContext:
         return self._properties.property(descriptor)
 
 
-class ProcessContext:
-    """Given to processor hooks: configuration, logger, state and scheduling controls.
+class StandardProcessContext:
+    """Given to processor hooks (implements `api.ProcessContext`).
 
     Attributes:
         name: the processor name in the flow.
@@ -79,30 +80,44 @@ class ProcessContext:
         home: ``$FLOWKIT_HOME``.
     """
 
-    def __init__(self, node: ProcessorNode, runtime: FlowRuntime, *, final_pass: bool = False) -> None:
-        self._node = node
-        self._runtime = runtime
-        self.name = node.name
-        self.flow_id = runtime.flow.flow_id
-        self.logger = node.logger
-        self.state = node.state
-        self.once = runtime.once
+    def __init__(
+        self,
+        name: str,
+        flow_id: str,
+        properties: _Properties,
+        logger: logging.Logger,
+        state: StateManager,
+        home: Path,
+        *,
+        once: bool,
+        stop: threading.Event,
+        yield_: Callable[[], None],
+        final_pass: bool = False,
+    ) -> None:
+        self.name = name
+        self.flow_id = flow_id
+        self.logger = logger
+        self.state = state
+        self.once = once
         self.final_pass = final_pass
-        self.home = runtime.home
+        self.home = home
+        self._properties = properties
+        self._stop = stop
+        self._yield = yield_
 
     @property
     def stopping(self) -> bool:
         """True once the run is stopping: finish or roll back the current work quickly."""
-        return self._runtime.stop.is_set()
+        return self._stop.is_set()
 
     def property(self, descriptor: PropertyDescriptor | str) -> PropertyValue:
         """The effective value of a declared property (parameters substituted, default applied)."""
-        return self._node.properties.property(descriptor)
+        return self._properties.property(descriptor)
 
     def yield_(self) -> None:
         """Pause this processor for its yield duration (environment trouble, nothing to do)."""
-        self._node.yield_for(self._node.config.scheduling.yield_s)
+        self._yield()
 
     def sleep(self, seconds: float) -> bool:
         """Sleep, waking early when the run stops; True if the full time elapsed."""
-        return not self._runtime.stop.wait(seconds)
+        return not self._stop.wait(seconds)

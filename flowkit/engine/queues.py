@@ -68,6 +68,12 @@ class Connection:
             self._entries = kept
         return taken
 
+    def drain(self) -> list[FlowFile]:
+        """Take every queued FlowFile, penalized or not, oldest first (flowkit.engine.testing)."""
+        with self._lock:
+            entries, self._entries = sorted(self._entries, key=lambda e: e.sequence), []
+        return [e.flowfile for e in entries]
+
     def size(self) -> int:
         """FlowFiles queued, penalized or not."""
         with self._lock:

@@ -16,13 +16,13 @@ from functools import partial
 from pathlib import Path
 
 from flowkit.engine.components import ControllerService, Processor
-from flowkit.engine.context import ConfigurationContext, ProcessContext, _Properties
+from flowkit.engine.context import StandardConfigurationContext, StandardProcessContext, _Properties
 from flowkit.engine.errors import ConfigurationError, StateConflictError
 from flowkit.engine.flow import Flow, ProcessorConfig
 from flowkit.engine.flowfile import FlowFile
 from flowkit.engine.queues import Connection
 from flowkit.engine.report import BulletinBoard, component_logger
-from flowkit.engine.session import ProcessSession
+from flowkit.engine.session import StandardProcessSession
 from flowkit.engine.state import StateManager, StateService
 
 ONCE_MODE_MAX_FAILURES = 3  # a FlowFile that made on_trigger fail this often is dropped in --once runs
@@ -148,6 +148,25 @@ class FlowRuntime:
         workers = sum(p.scheduling.concurrent_tasks for p in flow.processors)
         self._executor = ThreadPoolExecutor(max_workers=max(1, min(workers, 64)), thread_name_prefix="flowkit")
 
+    @property
+    def flow_id(self) -> str:
+        return self.flow.flow_id
+
+    def context(self, node: ProcessorNode, *, final_pass: bool = False) -> StandardProcessContext:
+        """The ProcessContext handed to one hook call of `node`."""
+        return StandardProcessContext(
+            node.name,
+            self.flow.flow_id,
+            node.properties,
+            node.logger,
+            node.state,
+            self.home,
+            once=self.once,
+            stop=self.stop,
+            yield_=lambda: node.yield_for(node.config.scheduling.yield_s),
+            final_pass=final_pass,
+        )
+
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> bool:
         """Enable services (dependency order), then call every on_scheduled; False if one failed.
@@ -159,7 +178,7 @@ class FlowRuntime:
             for service in self.flow.services:
                 instance = service.cls()
                 logger = component_logger(self.flow.flow_id, service.name, self.board)
-                context = ConfigurationContext(
+                context = StandardConfigurationContext(
                     service.name,
                     self.flow.flow_id,
                     _Properties(service.name, service.properties, self.service),
@@ -172,7 +191,7 @@ class FlowRuntime:
                     return False
                 self._enabled.append(service.name)
             for node in self.nodes.values():
-                start_context = ProcessContext(node, self)
+                start_context = self.context(node)
                 if not self._guard(node.logger, "on_scheduled", partial(node.processor.on_scheduled, start_context)):
                     return False
                 node.scheduled = True
@@ -205,9 +224,7 @@ class FlowRuntime:
         for node in self.nodes.values():
             if node.scheduled:
                 node.scheduled = False
-                self._stop_hook(
-                    node.logger, "on_stopped", partial(node.processor.on_stopped, ProcessContext(node, self))
-                )
+                self._stop_hook(node.logger, "on_stopped", partial(node.processor.on_stopped, self.context(node)))
         for name in reversed(self._enabled):
             logger = component_logger(self.flow.flow_id, name, self.board)
             self._stop_hook(logger, "on_disabled", self._services[name].on_disabled)
@@ -242,10 +259,16 @@ class FlowRuntime:
         self._executor.submit(self._trigger, node, final_pass)
         return True
 
+    def trigger_now(self, node: ProcessorNode, *, final_pass: bool = False) -> None:
+        """Run one trigger of `node` on the calling thread (flowkit.engine.testing's runner)."""
+        if not node.try_reserve():
+            raise RuntimeError(f"{node.name} is already running its concurrent tasks")
+        self._trigger(node, final_pass)
+
     def _trigger(self, node: ProcessorNode, final_pass: bool) -> None:
-        session = ProcessSession(node, self)
+        session = StandardProcessSession(node, self)
         try:
-            node.processor.on_trigger(ProcessContext(node, self, final_pass=final_pass), session)
+            node.processor.on_trigger(self.context(node, final_pass=final_pass), session)
             session.commit()
         except ConfigurationError as exc:
             session.rollback()

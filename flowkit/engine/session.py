@@ -10,16 +10,44 @@ import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from flowkit.engine.components import Relationship
 from flowkit.engine.errors import FlowFileHandlingError, StateConflictError
+from flowkit.engine.flow import ProcessorConfig
 from flowkit.engine.flowfile import FlowFile, new_uuid
+from flowkit.engine.properties import Relationship
 from flowkit.engine.queues import Connection
-from flowkit.engine.state import Scope, StateMap, StateUpdate
+from flowkit.engine.state import Scope, StateManager, StateMap, StateService, StateUpdate
 
-if TYPE_CHECKING:
-    from flowkit.engine.runtime import FlowRuntime, ProcessorNode
+
+class SessionNode(Protocol):
+    """What a session needs of its processor node (runtime.ProcessorNode)."""
+
+    name: str
+    config: ProcessorConfig
+    state: StateManager
+
+    @property
+    def outgoing(self) -> Mapping[str, list[Connection]]: ...
+
+    def poll(self, limit: int) -> list[tuple[FlowFile, Connection, int]]: ...
+
+
+class SessionRuntime(Protocol):
+    """What a session needs of the run (runtime.FlowRuntime)."""
+
+    state: StateService
+
+    @property
+    def flow_id(self) -> str: ...
+
+    def add_counters(self, deltas: Mapping[str, int]) -> None: ...
+
+    def forget_failures(self, uuids: Mapping[str, object]) -> None: ...
+
+    def record_failure(self, node: Any, uuid: str) -> bool: ...
+
+    def wake(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -29,8 +57,9 @@ class _Pulled:
     sequence: int
 
 
-class ProcessSession:
-    """One processor's unit of work; not thread-safe; reusable after commit or rollback.
+class StandardProcessSession:
+    """One processor's unit of work (implements `api.ProcessSession`); not thread-safe; reusable after
+    commit or rollback.
 
     Example:
         >>> ff = session.get()
@@ -39,7 +68,7 @@ class ProcessSession:
         ...     session.transfer(ff, REL_SUCCESS)
     """
 
-    def __init__(self, node: ProcessorNode, runtime: FlowRuntime) -> None:
+    def __init__(self, node: SessionNode, runtime: SessionRuntime) -> None:
         self._node = node
         self._runtime = runtime
         self._reset()
@@ -182,7 +211,7 @@ class ProcessSession:
             StateUpdate(self._node.name, scope, self._state_read[scope].version, data)
             for scope, data in self._state_staged.items()
         ]
-        if not self._runtime.state.replace_many(self._runtime.flow.flow_id, updates):
+        if not self._runtime.state.replace_many(self._runtime.flow_id, updates):
             self._rollback(penalize=True, failed=True)
             raise StateConflictError(
                 f"{self._node.name}: state changed since this session read it; the session was rolled back"

@@ -9,10 +9,9 @@ from __future__ import annotations
 import logging
 
 from flowkit.engine import validators
+from flowkit.engine.api import ProcessContext, ProcessSession
 from flowkit.engine.components import Processor, PropertyDescriptor, Relationship
-from flowkit.engine.context import ProcessContext
 from flowkit.engine.errors import ConfigurationError
-from flowkit.engine.session import ProcessSession
 
 REL_SUCCESS = Relationship("success", "every FlowFile processed")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")

@@ -11,15 +11,29 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 import random as _random
 import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
+from flowkit.jira.endpoints import (
+    BOARD_CONFIGURATION,
+    BOARD_ISSUES_SEARCH,
+    BOARD_PROJECTS,
+    BOARD_SPRINTS,
+    BOARDS,
+    FILTER,
+    MYSELF,
+    Endpoint,
+)
 from flowkit.jira.errors import (
     JiraAuthError,
     JiraBoardUnavailable,
@@ -27,6 +41,7 @@ from flowkit.jira.errors import (
     JiraPaginationError,
     JiraRedirectError,
     JiraRequestError,
+    JiraResponseTooLarge,
     JiraRetriesExhausted,
 )
 from flowkit.jira.http import (
@@ -37,9 +52,10 @@ from flowkit.jira.http import (
     classify_response,
     is_loopback_host,
     origin,
+    read_bounded,
     validate_base_url,
 )
-from flowkit.jira.pagination import Paginator, TokenPaginator, ValuesPaginator, iter_pages
+from flowkit.jira.pagination import IssuesPaginator, Paginator, TokenPaginator, ValuesPaginator, iter_pages
 from flowkit.jira.retry import Feedback, RateGate, RetryPolicy, compute_delay
 
 __all__ = [
@@ -50,6 +66,7 @@ __all__ = [
     "JiraPaginationError",
     "JiraRedirectError",
     "JiraRequestError",
+    "JiraResponseTooLarge",
     "JiraRetriesExhausted",
     "RateGate",
     "RetryPolicy",
@@ -61,6 +78,49 @@ logger = logging.getLogger("flowkit.jira.client")
 _KEY_ONLY_FIELDS = frozenset({"id", "key"})
 _JQL_FULL_FIELDS_PAGE = 100
 _TRANSPORT_ERRORS = (requests.exceptions.RequestException, ConnectionError)
+#: Default bound on one answer's (decoded) body. Jira pages are a few MB at most; a board configuration
+#: with a column of 240,000 statuses is ~20 MB. Anything far beyond is refused, not held in memory.
+MAX_BODY_BYTES = 128 * 1024 * 1024
+CA_BUNDLE_ENV = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([KMG]?B|bytes?)?\s*", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "byte": 1, "bytes": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
+
+
+def parse_data_size(text: str) -> int:
+    """NiFi-style data size -> bytes: ``"128 MB"``, ``"512 KB"``, ``"1000000"`` (binary units). ``ValueError``
+    with one line otherwise."""
+    m = _SIZE.fullmatch(text or "")
+    if m is None:
+        raise ValueError(f"{text!r} is not a data size (e.g. 128 MB)")
+    size = int(float(m.group(1)) * _UNITS[(m.group(2) or "").lower()])
+    if size < 1:
+        raise ValueError(f"{text!r} must be at least 1 byte")
+    return size
+
+
+def resolve_ca_bundle(ca_bundle: str | os.PathLike[str] | None, env: Mapping[str, str] | None = None) -> str | bool:
+    """What ``requests`` verifies the site's certificate with: the given PEM file (or directory of CAs), else
+    ``$REQUESTS_CA_BUNDLE`` / ``$CURL_CA_BUNDLE``, else True (certifi's public CAs).
+
+    The environment is read here, not left to requests, so it also applies to loopback sites (where the
+    session ignores the environment for proxies) and an explicit bundle always wins. A path that does not
+    exist is a ``ValueError`` with one line.
+    """
+    environ = os.environ if env is None else env
+    chosen: str | None = os.fspath(ca_bundle) if ca_bundle not in (None, "") else None
+    source = "the CA bundle"
+    if chosen is None:
+        for name in CA_BUNDLE_ENV:
+            if environ.get(name, "").strip():
+                chosen, source = environ[name].strip(), f"${name}"
+                break
+    if chosen is None:
+        return True
+    if not Path(chosen).exists():
+        raise ValueError(f"{source} {chosen!r} does not exist (expected a PEM file of trusted CA certificates)")
+    return chosen
 
 
 # --------------------------------------------------------------------------------------------- JQL helpers
@@ -137,8 +197,14 @@ class JiraClient:
         sleep: Callable[[float], None] | None = None,
         clock: Callable[[], float] | None = None,
         random: Callable[[], float] | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        ca_bundle: str | os.PathLike[str] | None = None,
     ) -> None:
         self.base_url = validate_base_url(base_url)
+        if max_body_bytes < 1:
+            raise ValueError("max_body_bytes must be >= 1")
+        self.max_body_bytes = max_body_bytes
+        self.verify = resolve_ca_bundle(ca_bundle)
         if page_size < 1 or jql_page_size < 1:
             raise ValueError("page sizes must be >= 1")
         if connect_timeout <= 0 or read_timeout <= 0:
@@ -215,55 +281,33 @@ class JiraClient:
     # ------------------------------------------------------------------ API
 
     def myself(self) -> dict[str, Any]:
-        """``GET /rest/api/3/myself``: the token owner's user object (401 -> :class:`JiraAuthError`)."""
-        return self._get_object("/rest/api/3/myself", "GET /rest/api/3/myself")
+        """``GET /rest/api/3/myself``: the token owner's user object (401, or 403 = a denied login ->
+        :class:`JiraAuthError`)."""
+        return self.get_object(MYSELF)
 
     def iter_board_pages(self) -> Iterator[list[dict[str, Any]]]:
         """``GET /rest/agile/1.0/board``, paged; every board the token owner can see (no private boards)."""
-        return self._iter_offset("/rest/agile/1.0/board", "GET /rest/agile/1.0/board", board_id=None)
+        return self.iter_pages(BOARDS)
 
     def board_configuration(self, board_id: int) -> dict[str, Any]:
         """``GET /rest/agile/1.0/board/{id}/configuration`` (403/404/422 -> :class:`JiraBoardUnavailable`)."""
-        bid = _as_id(board_id, "board_id")
-        return self._get_object(
-            f"/rest/agile/1.0/board/{bid}/configuration",
-            "GET /rest/agile/1.0/board/{boardId}/configuration",
-            board_id=bid,
-        )
+        return self.get_object(BOARD_CONFIGURATION, board_id=board_id)
 
     def filter(self, filter_id: int | str, *, board_id: int | None = None) -> dict[str, Any]:
         """``GET /rest/api/3/filter/{id}``: a board's saved filter, with board-scoped errors.
 
         400/403/404/422 (the filter is gone or not shared with the caller) -> :class:`JiraBoardUnavailable`
-        carrying ``board_id`` (None when not given).
+        carrying ``board_id`` (:class:`JiraRequestError` when no board is given).
         """
-        fid = _as_id(filter_id, "filter_id")
-        return self._get_object(
-            f"/rest/api/3/filter/{fid}",
-            "GET /rest/api/3/filter/{filterId}",
-            board_id=board_id,
-            board_scoped=True,
-            missing_is_400=True,
-        )
+        return self.get_object(FILTER, board_id=board_id, filterId=_as_id(filter_id, "filter_id"))
 
     def iter_sprint_pages(self, board_id: int) -> Iterator[list[dict[str, Any]]]:
-        """``GET /rest/agile/1.0/board/{id}/sprint``, paged; nothing for a board without sprints (400)."""
-        bid = _as_id(board_id, "board_id")
-        return self._iter_offset(
-            f"/rest/agile/1.0/board/{bid}/sprint",
-            "GET /rest/agile/1.0/board/{boardId}/sprint",
-            board_id=bid,
-            allow_no_sprints=True,
-        )
+        """``GET /rest/agile/1.0/board/{id}/sprint``, paged; nothing for a board without sprints."""
+        return self.iter_pages(BOARD_SPRINTS, board_id=board_id)
 
     def iter_board_project_pages(self, board_id: int) -> Iterator[list[dict[str, Any]]]:
         """``GET /rest/agile/1.0/board/{id}/project``, paged."""
-        bid = _as_id(board_id, "board_id")
-        return self._iter_offset(
-            f"/rest/agile/1.0/board/{bid}/project",
-            "GET /rest/agile/1.0/board/{boardId}/project",
-            board_id=bid,
-        )
+        return self.iter_pages(BOARD_PROJECTS, board_id=board_id)
 
     def iter_jql_pages(
         self,
@@ -282,24 +326,73 @@ class JiraClient:
         field_list = [str(f) for f in fields]
         if page_size is None:
             page_size = self.jql_page_size if set(field_list) <= _KEY_ONLY_FIELDS else _JQL_FULL_FIELDS_PAGE
-        pager = TokenPaginator(page_size, where="POST /rest/api/3/search/jql")
-        endpoint = "POST /rest/api/3/search/jql"
+        return self.iter_pages(
+            BOARD_ISSUES_SEARCH, board_id=board_id, body={"jql": jql, "fields": field_list}, page_size=page_size
+        )
+
+    # ------------------------------------------------------------------ declared endpoints
+
+    def get_object(self, endpoint: Endpoint, *, board_id: int | None = None, **ids: int) -> dict[str, Any]:
+        """One call of a non-paged endpoint; the answer must be a JSON object."""
+        path, bid = self._path(endpoint, board_id, ids)
+        result = self._call(endpoint, path, board_id=bid)
+        if not isinstance(result.data, dict):
+            raise JiraRequestError(
+                f"{endpoint.method} {path}: expected a JSON object, got {type(result.data).__name__}",
+                endpoint=f"{endpoint.method} {path}",
+                status=result.status,
+            )
+        return result.data
+
+    def iter_pages(
+        self,
+        endpoint: Endpoint,
+        *,
+        board_id: int | None = None,
+        params: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+        page_size: int | None = None,
+        **ids: int,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The pages of a paged endpoint (a generator: nothing is sent until the first page is pulled).
+
+        ``params`` go into every query string (GET), ``body`` into every JSON body (POST); the paginator adds
+        its own fields. An EMPTY answer of the endpoint's error policy ends the iteration with no page.
+        """
+        path, bid = self._path(endpoint, board_id, ids)
+        where = f"{endpoint.method} {path}"
+        size = page_size or self.page_size
+        pager: Paginator
+        if endpoint.paging == "token":
+            pager = TokenPaginator(size, where=where)
+        elif endpoint.paging == "issues":
+            pager = IssuesPaginator(size, where=where)
+        elif endpoint.paging == "values":
+            pager = ValuesPaginator(size, where=where)
+        else:
+            raise ValueError(f"{endpoint.name} is not a paged endpoint")
+        key = pager.items_key
 
         def fetch(req: dict[str, Any]) -> Any:
-            body: dict[str, Any] = {"jql": jql, "fields": field_list, "maxResults": req["maxResults"]}
-            if "nextPageToken" in req:
-                body["nextPageToken"] = req["nextPageToken"]
-            result = self._call(
-                "POST",
-                "/rest/api/3/search/jql",
-                endpoint,
-                json_body=body,
-                board_id=board_id,
-                board_scoped=board_id is not None,
-            )
+            if endpoint.method == "GET":
+                result = self._call(endpoint, path, params={**(params or {}), **req}, board_id=bid)
+            else:
+                result = self._call(endpoint, path, json_body={**(body or {}), **req}, board_id=bid)
+            if result.outcome is Outcome.EMPTY:
+                return {key: [], "isLast": True}
             return result.data
 
         return iter_pages(pager, fetch)
+
+    @staticmethod
+    def _path(endpoint: Endpoint, board_id: int | None, ids: Mapping[str, int]) -> tuple[str, int | None]:
+        bid = _as_id(board_id, "board_id") if board_id is not None else None
+        values = {name: _as_id(v, name) for name, v in ids.items()}
+        if "{boardId}" in endpoint.path:
+            if bid is None:
+                raise ValueError(f"{endpoint.name} needs a board_id")
+            values["boardId"] = bid
+        return endpoint.url_path(**values), bid
 
     @staticmethod
     def board_issue_jql(filter_jql: str, sub_query: str | None) -> str:
@@ -321,68 +414,32 @@ class JiraClient:
 
     # ------------------------------------------------------------------ internals
 
-    def _get_object(
-        self,
-        path: str,
-        endpoint: str,
-        *,
-        board_id: int | None = None,
-        board_scoped: bool | None = None,
-        missing_is_400: bool = False,
-    ) -> dict[str, Any]:
-        scoped = board_id is not None if board_scoped is None else board_scoped
-        result = self._call(
-            "GET", path, endpoint, board_id=board_id, board_scoped=scoped, missing_is_400=missing_is_400
-        )
-        if not isinstance(result.data, dict):
-            raise JiraRequestError(
-                f"GET {path}: expected a JSON object, got {type(result.data).__name__}",
-                endpoint=f"GET {path}",
-                status=result.status,
-            )
-        return result.data
-
-    def _iter_offset(
-        self,
-        path: str,
-        endpoint: str,
-        *,
-        board_id: int | None,
-        allow_no_sprints: bool = False,
-    ) -> Iterator[list[dict[str, Any]]]:
-        pager: Paginator = ValuesPaginator(self.page_size, where=f"GET {path}")
-
-        def fetch(params: dict[str, Any]) -> Any:
-            result = self._call(
-                "GET",
-                path,
-                endpoint,
-                params=params,
-                board_id=board_id,
-                board_scoped=board_id is not None,
-                allow_no_sprints=allow_no_sprints,
-            )
-            if result.outcome is Outcome.NO_SPRINTS:
-                return {"values": [], "isLast": True}
-            return result.data
-
-        return iter_pages(pager, fetch)
-
     def _redact(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return _BASIC_CREDENTIALS.sub("Basic ***", text)  # any echoed Authorization header, ours or not
+
+    def _tls_hint(self, exc: BaseException) -> str:
+        text = self._redact(str(exc))
+        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text.lower():
+            trusted = f"the CA bundle {self.verify!r}" if isinstance(self.verify, str) else "the public CAs"
+            return (
+                f"TLS certificate verification failed (the site's certificate is not signed by {trusted}); "
+                "behind a TLS-inspecting proxy, set 'CA Bundle' (or REQUESTS_CA_BUNDLE) to its CA certificate"
+            )
+        return f"TLS error ({type(exc).__name__})"
 
     def _count(self, endpoint: str) -> None:
         with self._lock:
             self._request_count += 1
             self._by_endpoint[endpoint] = self._by_endpoint.get(endpoint, 0) + 1
 
-    def _send(self, method: str, url: str, params: Mapping[str, Any] | None, json_body: Any) -> requests.Response:
+    def _send(self, method: str, url: str, params: Mapping[str, Any] | None, json_body: Any) -> tuple[int, Any, str]:
+        """One HTTP exchange -> (status, headers, redacted body text); the body is read up to the bound."""
         if origin(url) != self._origin:  # defence in depth: every URL is built from the base URL
             raise JiraRequestError(f"refusing to send credentials to {origin(url)[1]!r}")
         headers = {"Authorization": self.__authorization}
-        return self._session.request(
+        response = self._session.request(
             method,
             url,
             params=params,
@@ -390,24 +447,31 @@ class JiraClient:
             headers=headers,
             timeout=self.timeout,
             allow_redirects=False,
+            stream=True,
+            verify=self.verify,
         )
+        with response:
+            content = read_bounded(response, self.max_body_bytes, f"{method} {urlsplit(url).path}")
+        # Redact the whole body first: messages quote a truncated snippet of it, and a
+        # secret cut in half by the truncation would no longer match.
+        return response.status_code, response.headers, self._redact(content.decode("utf-8", errors="replace"))
 
     def _call(
         self,
-        method: str,
+        endpoint: Endpoint,
         path: str,
-        endpoint: str,
         *,
         params: Mapping[str, Any] | None = None,
         json_body: Any = None,
         board_id: int | None = None,
-        board_scoped: bool = False,
-        allow_no_sprints: bool = False,
-        missing_is_400: bool = False,
     ) -> Classification:
-        """Send one logical request with bounded retries; return the OK (or NO_SPRINTS) classification."""
+        """Send one logical request with bounded retries; return the OK (or EMPTY) classification.
+
+        What an error answer means comes from the endpoint's error policy (see flowkit/jira/endpoints.py).
+        """
         if self._closed:
             raise JiraError("the Jira client is closed")
+        method = endpoint.method
         url = self.base_url + path
         where = f"{method} {path}"
         policy = self.retry
@@ -420,15 +484,14 @@ class JiraClient:
                     self.gate.release(slot)
                 raise JiraError(f"{where}: the Jira client was closed", endpoint=where)
             try:
-                self._count(endpoint)
+                self._count(endpoint.key)
                 try:
-                    response = self._send(method, url, params, json_body)
-                    # Redact the whole body first: messages quote a truncated snippet of it, and a
-                    # secret cut in half by the truncation would no longer match.
-                    body = self._redact(response.content.decode("utf-8", errors="replace"))
-                    result = classify_response(response.status_code, response.headers, body, board_scoped=board_scoped)
+                    status, headers, body = self._send(method, url, params, json_body)
+                    result = classify_response(status, headers, body, endpoint.errors)
                 except _TRANSPORT_ERRORS as exc:
                     result = classify_exception(exc)
+                    if result.outcome is Outcome.FATAL and isinstance(exc, requests.exceptions.SSLError):
+                        result = replace(result, message=self._tls_hint(exc))
 
                 outcome = result.outcome
                 if result.near_limit and policy.near_limit_pause > 0:
@@ -441,12 +504,12 @@ class JiraClient:
                     self.gate.release(slot)  # resets, timeouts, plain 5xx say nothing about load
                 if outcome is Outcome.OK:
                     return result
-                if outcome is Outcome.NO_SPRINTS:
-                    if allow_no_sprints:
+                if outcome is Outcome.EMPTY:
+                    if endpoint.paging != "none":
                         return result
-                    outcome = Outcome.FATAL
-                if outcome is Outcome.FATAL and missing_is_400 and board_scoped and result.status == 400:
-                    outcome = Outcome.SKIP_BOARD
+                    outcome = Outcome.FATAL  # "nothing here" has no meaning for a single object
+                if outcome is Outcome.SKIP_BOARD and board_id is None:
+                    outcome = Outcome.FATAL  # asked outside any board: there is no board to skip
                 message = self._redact(result.message)
 
                 if outcome is Outcome.AUTH:

@@ -60,6 +60,10 @@ class JiraRedirectError(JiraRequestError):
         self.location_host = location_host
 
 
+class JiraResponseTooLarge(JiraRequestError):
+    """An answer larger than the client's ``max_body_bytes``: refused (not read whole), never retried."""
+
+
 class JiraBoardUnavailable(JiraError):
     """403/404/422 on one board's sub-resource (or its saved filter): skip this board, keep its old rows."""
 

@@ -8,38 +8,30 @@ from __future__ import annotations
 
 import enum
 import http.cookiejar
-import ipaddress
 import json
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from flowkit import __version__
+from flowkit.engine.validators import is_loopback_host
+from flowkit.jira.errors import JiraResponseTooLarge
+
+if TYPE_CHECKING:  # endpoints.py imports Outcome from here
+    from flowkit.jira.endpoints import ErrorPolicy
 
 USER_AGENT = f"flowkit/{__version__}"
-NO_SPRINTS_TEXT = "The board does not support sprints"
 
 _SNIPPET_MAX = 300
 
 
 # --------------------------------------------------------------------------------------------- base URL
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for ``localhost`` (and ``*.localhost``), 127.0.0.0/8 and ::1."""
-    host = host.strip("[]").lower().rstrip(".")
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def validate_base_url(url: str) -> str:
@@ -125,15 +117,47 @@ def build_session(pool_size: int, *, trust_env: bool = True) -> requests.Session
     return session
 
 
+def _mib(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MiB" if n >= 1024 * 1024 else f"{n} bytes"
+
+
+def read_bounded(response: requests.Response, limit: int, where: str) -> bytes:
+    """The (decoded) body of a streamed response, refusing one larger than ``limit`` bytes.
+
+    A ``Content-Length`` over the limit is refused before reading anything; otherwise the body is read
+    in chunks and refused as soon as it passes the limit (this also bounds what gzip expands to).
+    """
+    declared = _header(response.headers, "Content-Length")
+    if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+        raise JiraResponseTooLarge(
+            f"{where}: the answer is {_mib(int(declared))} (Content-Length), more than the "
+            f"{_mib(limit)} allowed for one response; refused without reading it",
+            endpoint=where,
+            status=response.status_code,
+        )
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(chunk_size=256 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise JiraResponseTooLarge(
+                f"{where}: the answer is more than the {_mib(limit)} allowed for one response; refused",
+                endpoint=where,
+                status=response.status_code,
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 # --------------------------------------------------------------------------------------------- classification
 
 
 class Outcome(enum.Enum):
     OK = "ok"
     RETRY = "retry"  # 429, 5xx, 408, timeouts, resets, malformed JSON in a 2xx
-    NO_SPRINTS = "no_sprints"  # 400 "The board does not support sprints"
-    SKIP_BOARD = "skip_board"  # 403/404/422 on a board sub-resource
-    AUTH = "auth"  # 401: credentials refused (fatal)
+    EMPTY = "empty"  # the endpoint has nothing for this parent (e.g. 400 "The board does not support sprints")
+    SKIP_BOARD = "skip_board"  # Jira refuses this board (403/404/422 on a board sub-resource)
+    AUTH = "auth"  # 401 (or a denied login): stop the run
     FATAL = "fatal"  # anything else: other 4xx, 3xx, TLS errors
 
 
@@ -232,17 +256,56 @@ def _describe(status: int, messages: tuple[str, ...], body: str) -> str:
     return f"HTTP {status}: {snippet}" if snippet else f"HTTP {status}"
 
 
+_DENIED_REASON = re.compile(r"[^A-Za-z0-9_;:=/.?&%+, -]")
+
+
+def denied_reason(headers: Mapping[str, str]) -> str | None:
+    """``X-Authentication-Denied-Reason`` (e.g. ``CAPTCHA_CHALLENGE; login-url=...``), sanitised, or None."""
+    raw = _header(headers, "X-Authentication-Denied-Reason")
+    if not raw or not raw.strip():
+        return None
+    return _DENIED_REASON.sub("", raw.strip())[:200] or None
+
+
+def _auth_message(status: int, headers: Mapping[str, str]) -> str:
+    """Why the run stops on a refused login, with what the user can do. The body is never quoted."""
+    denied = denied_reason(headers)
+    if denied is not None:
+        hint = (
+            "sign in to the Jira site once in a browser to clear the CAPTCHA, then run again"
+            if "captcha" in denied.lower()
+            else "check the account in a browser"
+        )
+        return f"Jira denied the login (HTTP {status}, X-Authentication-Denied-Reason: {denied}): {hint}"
+    if status == 401:
+        reason = _header(headers, "X-Seraph-LoginReason")
+        extra = ""
+        if reason and re.fullmatch(r"[A-Za-z_,]{1,64}", reason):
+            extra = f" ({reason})"
+        return (
+            "Jira refused the credentials (HTTP 401)"
+            f"{extra}: check Jira Email and Jira API Token (an API token, not a password)"
+        )
+    return (
+        f"Jira refused access (HTTP {status}): the account of Jira Email may not use this site "
+        "(no product access, or a token without the needed scopes)"
+    )
+
+
 def classify_response(
-    status: int, headers: Mapping[str, str], body_text: str | bytes, *, board_scoped: bool
+    status: int,
+    headers: Mapping[str, str],
+    body_text: str | bytes,
+    policy: ErrorPolicy | None = None,
 ) -> Classification:
-    """Classify one HTTP answer. Pure: no I/O, no clock.
+    """Classify one HTTP answer for an endpoint with error ``policy``. Pure: no I/O, no clock.
 
     * 2xx -> OK with the parsed JSON (malformed/truncated/empty JSON -> RETRY); 204 -> OK with None.
-    * 401 -> AUTH (the body is never quoted: it may echo the request).
-    * 400 with "The board does not support sprints" -> NO_SPRINTS; other 400 -> FATAL with Jira's messages.
-    * 403/404/422 -> SKIP_BOARD when ``board_scoped``, else FATAL.
-    * 429, 408, 5xx -> RETRY, with ``retry_after`` from Retry-After / Beta-Retry-After.
-    * 3xx -> FATAL naming the Location's host (redirects are never followed). Other statuses -> FATAL.
+    * a 403 carrying ``X-Authentication-Denied-Reason`` -> AUTH (a denied login, e.g. a CAPTCHA lock-out).
+    * then the endpoint's policy: the first matching rule decides (EMPTY, SKIP_BOARD, AUTH, RETRY, FATAL).
+    * defaults: 401 -> AUTH (the body is never quoted: it may echo the request); 429, 408, 5xx -> RETRY with
+      ``retry_after`` from Retry-After / Beta-Retry-After; 3xx -> FATAL naming the Location's host
+      (redirects are never followed); a 400 with a damaged JSON body -> RETRY; anything else -> FATAL.
     """
     retry_after = parse_retry_after(headers)
     if 200 <= status < 300:
@@ -264,28 +327,32 @@ def classify_response(
         error_body = None
     messages = _error_messages(error_body)
 
-    if status == 401:
-        reason = _header(headers, "X-Seraph-LoginReason")
-        extra = ""
-        if reason and re.fullmatch(r"[A-Za-z_,]{1,64}", reason):
-            extra = f" ({reason})"
+    if status == 401 or (status == 403 and denied_reason(headers) is not None):
+        return Classification(Outcome.AUTH, _auth_message(status, headers), status=status)
+    decided = policy.decide(status, messages) if policy is not None else None
+    if decided is not None:
+        outcome = decided.outcome
+        if outcome is Outcome.AUTH:
+            message = _auth_message(status, headers)
+        elif decided.reason is not None:
+            message = f"HTTP {status}: {decided.reason}"
+        else:
+            message = _describe(status, messages, text)
+        throttle = outcome is Outcome.RETRY and (status in (429, 503) or retry_after is not None)
         return Classification(
-            Outcome.AUTH,
-            "Jira refused the credentials (HTTP 401)"
-            f"{extra}: check Jira Email and Jira API Token (an API token, not a password)",
+            outcome,
+            message,
             status=status,
+            retry_after=retry_after if outcome is Outcome.RETRY else None,
+            throttle=throttle,
+            error_messages=messages,
         )
     if status == 400:
-        if any(NO_SPRINTS_TEXT.lower() in m.lower() for m in messages):
-            return Classification(Outcome.NO_SPRINTS, NO_SPRINTS_TEXT, status=status, error_messages=messages)
         if error_body is None and text.strip() and "json" in (_header(headers, "Content-Type") or "").lower():
             # A JSON error body that does not parse was damaged in transit: we cannot tell what Jira said
             # (it may be the "no sprints" answer), so ask again.
             return Classification(Outcome.RETRY, "HTTP 400 with malformed or truncated JSON", status=status)
         return Classification(Outcome.FATAL, _describe(status, messages, text), status=status, error_messages=messages)
-    if status in (403, 404, 422):
-        outcome = Outcome.SKIP_BOARD if board_scoped else Outcome.FATAL
-        return Classification(outcome, _describe(status, messages, text), status=status, error_messages=messages)
     if status == 429 or status == 408 or 500 <= status < 600:
         throttle = status in (429, 503) or retry_after is not None
         return Classification(

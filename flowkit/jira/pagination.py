@@ -34,6 +34,8 @@ class Page:
 
 
 class Paginator(Protocol):
+    items_key: str
+
     def first_request(self) -> dict[str, Any]: ...
 
     def advance(self, page: Any) -> Page: ...

@@ -60,6 +60,7 @@ class BoardInfo:
     type: str = ""
     filter_jql: str | None = None
     sub_query: str | None = None
+    filter_id: int | None = None  # None: the board's configuration names no saved filter
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from flowkit.engine import (
     validators,
 )
 from flowkit.jira import validators as jira_validators
-from flowkit.jira.client import JiraClient, validate_base_url
+from flowkit.jira.client import JiraClient, parse_data_size, resolve_ca_bundle, validate_base_url
 from flowkit.jira.retry import RateGate, RetryPolicy
 from flowkit.jira.tables import SCHEMA
 
@@ -66,6 +66,18 @@ class JiraCloudClientService(ControllerService):
         default="30 secs",
         validator=validators.TIME_PERIOD,
     )
+    CA_BUNDLE = PropertyDescriptor(
+        "CA Bundle",
+        "PEM file of CA certificates to trust for the Jira site (e.g. a TLS-inspecting proxy's CA);"
+        " blank: $REQUESTS_CA_BUNDLE or $CURL_CA_BUNDLE when set, else the public CAs",
+        validator=jira_validators.from_parser(lambda value: resolve_ca_bundle(value, env={})),
+    )
+    MAX_RESPONSE_SIZE = PropertyDescriptor(
+        "Max Response Size",
+        "Largest Jira answer read (larger ones are refused with an error, not read whole)",
+        default="128 MB",
+        validator=jira_validators.from_parser(parse_data_size),
+    )
     properties = (
         ENVIRONMENT_URL,
         EMAIL,
@@ -76,6 +88,8 @@ class JiraCloudClientService(ControllerService):
         MAX_RETRIES,
         INITIAL_RETRY_DELAY,
         MAX_RETRY_DELAY,
+        CA_BUNDLE,
+        MAX_RESPONSE_SIZE,
     )
 
     def __init__(self) -> None:
@@ -117,6 +131,11 @@ class JiraCloudClientService(ControllerService):
             initial_delay=context.property(self.INITIAL_RETRY_DELAY).as_seconds(),
             max_delay=context.property(self.MAX_RETRY_DELAY).as_seconds(),
         )
+        ca_bundle = (context.property(self.CA_BUNDLE).value or "").strip() or None
+        try:
+            ca = resolve_ca_bundle(ca_bundle)
+        except ValueError as exc:  # e.g. $REQUESTS_CA_BUNDLE names a file that is gone
+            raise ConfigurationError(f"'{self.CA_BUNDLE.name}': {exc}") from None
         self._client = JiraClient(
             validate_base_url(context.property(self.ENVIRONMENT_URL).value or ""),
             context.property(self.EMAIL).value or "",
@@ -126,6 +145,8 @@ class JiraCloudClientService(ControllerService):
             read_timeout=context.property(self.READ_TIMEOUT).as_seconds(),
             retry=retry,
             gate=RateGate(),
+            ca_bundle=ca if isinstance(ca, str) else None,
+            max_body_bytes=parse_data_size(context.property(self.MAX_RESPONSE_SIZE).value or "128 MB"),
         )
 
     def on_disabled(self) -> None:

@@ -12,7 +12,7 @@ from itertools import islice
 from typing import Any
 
 from flowkit.simulator.jql import JqlError
-from flowkit.simulator.model import Board, strip_order_by
+from flowkit.simulator.model import NO_SPRINTS_ANSWERS, Board, strip_order_by
 from flowkit.simulator.mutations import DataSet
 from flowkit.simulator.views import (
     board_json,
@@ -173,6 +173,9 @@ class JiraApi:
 
     def board_sprints(self, req: Request) -> Any:
         b = self._board(req)
+        if b.sprints_answer is not None:
+            status, message = NO_SPRINTS_ANSWERS[b.sprints_answer]
+            raise ApiError(status, message)
         if not b.supports_sprints:
             raise ApiError(400, NO_SPRINTS)
         states = {s.strip() for s in req.query.get("state", "").split(",") if s.strip()}

@@ -8,6 +8,7 @@ from types import FrameType
 
 import click
 
+from flowkit.simulator.model import VARIANTS
 from flowkit.simulator.simulator import JiraSimulator
 
 
@@ -33,6 +34,13 @@ def simulator() -> None:
 @click.option("--burst", default=0, help="Bucket size (default: the rate).")
 @click.option("--page-cap", default=50, show_default=True, help="Cap on maxResults for the Agile lists.")
 @click.option("--oversized-value", is_flag=True, help="Add a board whose configuration exceeds 16 MB.")
+@click.option(
+    "--variant",
+    "variants",
+    multiple=True,
+    type=click.Choice(sorted(VARIANTS)),
+    help="A payload variant recorded from real sites (repeatable), e.g. board-without-location.",
+)
 def jira(
     port: int,
     seed: int,
@@ -45,6 +53,7 @@ def jira(
     burst: int,
     page_cap: int,
     oversized_value: bool,
+    variants: tuple[str, ...],
 ) -> None:
     """Serve a simulated Jira Cloud site on 127.0.0.1; prints its URL and credentials.
 
@@ -52,6 +61,7 @@ def jira(
     Example:
         flowkit simulator jira --port 0 --boards 20 --issues-per-board 500 --latency-ms 20
         flowkit simulator jira --rate-limit 10 --burst 5
+        flowkit simulator jira --variant board-without-location --variant ids-as-strings
     """
     sim = JiraSimulator(
         seed=seed,
@@ -63,6 +73,7 @@ def jira(
         page_cap=page_cap,
         oversized_value=oversized_value,
         port=port,
+        variants=variants,
     )
     if rate_limit is not None:
         sim.set_rate_limit(rate_limit, burst)
@@ -79,6 +90,8 @@ def jira(
     click.echo(f"  Jira Email:      {sim.email}")
     click.echo(f"  Jira API Token:  {sim.token}")
     click.echo(f"  data: {info['boards']} boards, {info['projects']} projects, {info['issues']} issues (seed {seed})")
+    if variants:
+        click.echo(f"  variants: {', '.join(sorted(variants))}")
     click.echo(f"  admin: {sim.url}/_sim/info  (Ctrl-C to stop)", nl=True)
     try:
         while not stop.wait(0.5):

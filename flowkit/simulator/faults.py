@@ -23,6 +23,7 @@ class Fault:
     path: a regex searched in the request path (no query string); None matches every Jira endpoint.
     rate: probability of firing on a match (seeded RNG); None fires on every match.
     count: how many times it may still fire; None is unlimited.
+    headers: extra headers on the fault's answer (``status``, ``500``, ``503`` kinds).
     """
 
     kind: str
@@ -34,6 +35,7 @@ class Fault:
     retry_after: int | None = 1
     delay_s: float = 2.0
     message: str | None = None
+    headers: dict[str, str] | None = None  # extra response headers (e.g. X-Authentication-Denied-Reason)
     hits: int = 0
     _regex: re.Pattern[str] | None = field(default=None, repr=False)
 

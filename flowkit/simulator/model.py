@@ -40,6 +40,24 @@ def mix(x: int) -> int:
     return x ^ (x >> 31)
 
 
+#: Site-wide payload variants recorded from real Jira Cloud sites (jira-api.md §11), switched on by name.
+VARIANTS: dict[str, str] = {
+    "board-without-location": "/board lists boards without `location` (the configuration still has one)",
+    "board-without-is-private": "/board lists boards without `isPrivate`",
+    "config-location-documented": 'a project board\'s configuration location is only {"type", "projectKeyOrId"}',
+    "project-without-type-key": "/board/{id}/project items have no `projectTypeKey`",
+    "ids-as-strings": "board, sprint and originBoardId ids are sent as JSON strings",
+    "sprint-goal-absent": "sprints with an empty goal have no `goal` key",
+}
+
+#: The ways a board's /sprint endpoint says "no sprints" -> (status, message).
+NO_SPRINTS_ANSWERS: dict[str, tuple[int, str]] = {
+    "does-not": (400, "The board does not support sprints"),
+    "doesnt": (400, "The board doesn't support sprints."),
+    "no-columns": (500, "This board has no columns with a mapped status."),
+}
+
+
 @dataclass(frozen=True)
 class User:
     account_id: str
@@ -85,10 +103,14 @@ class Board:
     column_config: dict[str, Any] = field(default_factory=dict)
     rank_field: int = 10019
     oversized: bool = False  # columnConfig is larger than 16 MB
+    # Real-site variants of one board (see VARIANTS for the site-wide ones):
+    sprints_answer: str | None = None  # how /sprint says "no sprints": one of NO_SPRINTS_ANSWERS
+    config_filter: bool = True  # False: /configuration has no `filter` (the board keeps its saved filter)
+    list_overrides: dict[str, Any] = field(default_factory=dict)  # raw keys replaced in the /board listing
 
     @property
     def supports_sprints(self) -> bool:
-        return self.type != "kanban"
+        return self.type != "kanban" and self.sprints_answer is None
 
 
 @dataclass
@@ -144,6 +166,7 @@ class DataModel:
         self.boards: dict[int, Board] = {}
         self.sprints: dict[int, Sprint] = {}
         self.hidden_rate = 29  # one base issue in ~29 is hidden by issue-level security
+        self.variants: set[str] = set()  # names from VARIANTS
         self.lock = threading.RLock()
         self.version = 0
         self._deleted: set[int] = set()

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from flowkit.simulator.model import BASE_TIME, STATUSES, Board, DataModel, Filter, Issue, Sprint, User
+from flowkit.simulator.model import (
+    BASE_TIME,
+    NO_SPRINTS_ANSWERS,
+    STATUSES,
+    VARIANTS,
+    Board,
+    DataModel,
+    Filter,
+    Issue,
+    Sprint,
+    User,
+)
 
 KANBAN_SUB_QUERY = 'resolution = EMPTY OR resolved >= "2026-01-01"'
 
@@ -136,6 +148,40 @@ class DataSet(DataModel):
                 f.owner = self.other
             self._touch()
 
+    # -- real-site variants ---------------------------------------------------------------------------------
+    def set_variants(self, names: Iterable[str] = ()) -> None:
+        """Switch the site-wide payload variants to exactly ``names`` (keys of ``VARIANTS``)."""
+        names = list(names)
+        unknown = sorted(set(names) - set(VARIANTS))
+        if unknown:
+            raise SimulatorError(f"unknown variant {unknown[0]!r}; known: {', '.join(VARIANTS)}")
+        with self.lock:
+            self.variants = set(names)
+            self._touch()
+
+    def set_sprints_answer(self, board_id: int, answer: str | None) -> None:
+        """Make a board answer /sprint with one of ``NO_SPRINTS_ANSWERS`` (it then has no sprints); None undoes."""
+        if answer is not None and answer not in NO_SPRINTS_ANSWERS:
+            raise SimulatorError(f"unknown answer {answer!r}; known: {', '.join(NO_SPRINTS_ANSWERS)}")
+        with self.lock:
+            self._board(board_id).sprints_answer = answer
+            self._touch()
+
+    def drop_config_filter(self, board_id: int, dropped: bool = True) -> None:
+        """Serve the board's configuration without a `filter` (its saved filter still exists)."""
+        with self.lock:
+            self._board(board_id).config_filter = not dropped
+            self._touch()
+
+    def set_board_field(self, board_id: int, key: str, value: Any) -> None:
+        """Replace one raw key of the board in the /board listing (e.g. a value of the wrong type).
+
+        The ground truth does not model these overrides: tests assert the affected columns themselves.
+        """
+        with self.lock:
+            self._board(board_id).list_overrides[key] = value
+            self._touch()
+
     # -- sprints --------------------------------------------------------------------------------------------
     def add_sprint(
         self,
@@ -257,5 +303,6 @@ class DataSet(DataModel):
     MUTATIONS = (
         "add_board", "delete_board", "rename_board", "share_filter", "unshare_filter", "add_sprint",
         "start_sprint", "close_sprint", "share_sprint", "delete_sprint", "add_issue", "move_issue",
-        "delete_issue", "set_issue_hidden",
+        "delete_issue", "set_issue_hidden", "set_variants", "set_sprints_answer", "drop_config_filter",
+        "set_board_field",
     )  # fmt: skip

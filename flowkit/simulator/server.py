@@ -169,6 +169,7 @@ class Handler(BaseHTTPRequestHandler):
                 headers["Retry-After"] = str(fault.retry_after)
         if status in (429, 503) and fault.retry_after is not None:
             sim.request_log.told_retry_after(client, "*", fault.retry_after)
+        headers.update(fault.headers or {})
         return Response(status, body, headers)
 
     def _authorized(self) -> bool:

@@ -17,6 +17,8 @@ from flowkit.simulator.ratelimit import RateLimit, RateLimiter
 from flowkit.simulator.requestlog import RequestLog
 from flowkit.simulator.server import SimServer
 
+LOCK_OUT_REASON = "CAPTCHA_CHALLENGE; login-url=https://simulated.atlassian.net/login.jsp"
+
 
 class JiraSimulator:
     """A local Jira Cloud on ``http://127.0.0.1:<port>``.
@@ -43,6 +45,7 @@ class JiraSimulator:
         token: str = CALLER_TOKEN,
         early_retry_grace_s: float = 0.25,
         data: DataSet | None = None,
+        variants: Iterable[str] = (),
     ) -> None:
         self.data: DataSet = data or generate(
             seed=seed,
@@ -53,6 +56,8 @@ class JiraSimulator:
             oversized_value=oversized_value,
             hidden_rate=hidden_rate,
         )
+        if variants:
+            self.data.set_variants(variants)
         self.seed = seed
         self.email = email
         self.token = token
@@ -162,9 +167,23 @@ class JiraSimulator:
         retry_after: int | None = 1,
         delay_s: float = 2.0,
         message: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Fault:
         """Inject a fault; see :class:`flowkit.simulator.faults.Fault` for the kinds."""
-        return self.faults.add(Fault(kind, path, method, rate, count, status, retry_after, delay_s, message))
+        return self.faults.add(
+            Fault(kind, path, method, rate, count, status, retry_after, delay_s, message, dict(headers or {}))
+        )
+
+    def lock_out(self, reason: str = LOCK_OUT_REASON, *, count: int | None = None) -> Fault:
+        """What Jira Cloud does after too many failed logins: every request gets 403 with
+        ``X-Authentication-Denied-Reason`` until the user logs in through the browser (``clear_faults()``)."""
+        return self.add_fault(
+            "status",
+            status=403,
+            count=count,
+            message="Basic authentication with a CAPTCHA challenge pending is not allowed.",
+            headers={"X-Authentication-Denied-Reason": reason},
+        )
 
     def clear_faults(self) -> None:
         self.faults.clear()
@@ -186,4 +205,5 @@ class JiraSimulator:
             "page_cap": self.page_cap,
             "latency_ms": self.latency_ms,
             "rate_limit": None if self.limiter is None else self.limiter.config.__dict__,
+            "variants": sorted(d.variants),
         }

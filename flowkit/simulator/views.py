@@ -88,15 +88,23 @@ def board_location(data: DataModel, b: Board) -> dict[str, Any]:
     }
 
 
+def _id(data: DataModel, value: int) -> int | str:
+    return str(value) if "ids-as-strings" in data.variants else value
+
+
 def board_json(data: DataModel, b: Board) -> dict[str, Any]:
-    return {
-        "id": b.id,
+    out: dict[str, Any] = {
+        "id": _id(data, b.id),
         "self": f"{data.site}/rest/agile/1.0/board/{b.id}",
         "name": b.name,
         "type": b.type,
-        "location": board_location(data, b),
-        "isPrivate": b.is_private,
     }
+    if "board-without-location" not in data.variants:
+        out["location"] = board_location(data, b)
+    if "board-without-is-private" not in data.variants:
+        out["isPrivate"] = b.is_private
+    out.update(b.list_overrides)
+    return out
 
 
 def hidden_board_json(data: DataModel, b: Board) -> dict[str, Any]:
@@ -126,14 +134,17 @@ def configuration_json(data: DataModel, b: Board) -> dict[str, Any]:
         loc = {"type": "user", "key": b.location_user.account_id, "name": b.location_user.display_name}
     else:
         p = data.projects[b.location_project or ""]
-        loc = {
-            "type": "project",
-            "key": p.key,
-            "id": str(p.id),
-            "self": f"{data.site}/rest/api/3/project/{p.id}",
-            "name": p.name,
-            "projectKeyOrId": str(p.id),
-        }
+        if "config-location-documented" in data.variants:
+            loc = {"type": "project", "projectKeyOrId": str(p.id)}
+        else:
+            loc = {
+                "type": "project",
+                "key": p.key,
+                "id": str(p.id),
+                "self": f"{data.site}/rest/api/3/project/{p.id}",
+                "name": p.name,
+                "projectKeyOrId": str(p.id),
+            }
     out: dict[str, Any] = {
         "id": b.id,
         "name": b.name,
@@ -144,6 +155,8 @@ def configuration_json(data: DataModel, b: Board) -> dict[str, Any]:
         "columnConfig": column_config_json(data, b),
         "ranking": {"rankCustomFieldId": b.rank_field},
     }
+    if not b.config_filter:
+        del out["filter"]
     if b.sub_query:
         out["subQuery"] = {"query": b.sub_query}
     if b.estimation is not None:
@@ -177,7 +190,7 @@ def filter_json(data: DataModel, filter_id: int) -> dict[str, Any]:
 
 
 def project_json(data: DataModel, p: Project) -> dict[str, Any]:
-    return {
+    out = {
         "self": f"{data.site}/rest/api/3/project/{p.id}",
         "id": str(p.id),
         "key": p.key,
@@ -187,11 +200,14 @@ def project_json(data: DataModel, p: Project) -> dict[str, Any]:
         "simplified": p.simplified,
         "style": "next-gen" if p.simplified else "classic",
     }
+    if "project-without-type-key" in data.variants:
+        del out["projectTypeKey"]
+    return out
 
 
 def sprint_json(data: DataModel, s: Sprint) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "id": s.id,
+        "id": _id(data, s.id),
         "self": f"{data.site}/rest/agile/1.0/sprint/{s.id}",
         "state": s.state,
         "name": s.name,
@@ -200,8 +216,9 @@ def sprint_json(data: DataModel, s: Sprint) -> dict[str, Any]:
         if value is not None:
             out[key] = fmt_agile(value)
     out["createdDate"] = fmt_agile(s.created)
-    out["originBoardId"] = s.origin_board_id
-    out["goal"] = s.goal
+    out["originBoardId"] = _id(data, s.origin_board_id)
+    if s.goal or "sprint-goal-absent" not in data.variants:
+        out["goal"] = s.goal
     return out
 
 

@@ -8,6 +8,18 @@ import pytest
 import requests
 
 from flowkit.jira.client import JiraClient, split_order_by
+from flowkit.jira.endpoints import (
+    BOARD_SCOPED,
+    BOARD_SPRINTS,
+    ENDPOINTS,
+    FILTER,
+    MYSELF,
+    ErrorPolicy,
+    rule,
+)
+from flowkit.jira.endpoints import (
+    Outcome as EndpointOutcome,
+)
 from flowkit.jira.http import (
     Outcome,
     classify_exception,
@@ -73,20 +85,20 @@ def _err(*messages: str, errors: dict | None = None) -> str:
 
 
 def test_2xx_ok_parses_json() -> None:
-    c = classify_response(200, {}, '{"a": 1}', board_scoped=False)
+    c = classify_response(200, {}, '{"a": 1}')
     assert c.outcome is Outcome.OK and c.ok and c.data == {"a": 1}
-    c = classify_response(200, {}, b'{"a": 2}', board_scoped=True)
+    c = classify_response(200, {}, b'{"a": 2}', BOARD_SCOPED)
     assert c.data == {"a": 2}
 
 
 def test_204_is_ok_without_body() -> None:
-    c = classify_response(204, {}, "", board_scoped=False)
+    c = classify_response(204, {}, "")
     assert c.outcome is Outcome.OK and c.data is None
 
 
 @pytest.mark.parametrize("body", ['{"values": [', "<html>oops</html>", "", "   ", b"\xff\xfe\x00garbage"])
 def test_2xx_malformed_or_empty_json_is_retry(body: str | bytes) -> None:
-    c = classify_response(200, {}, body, board_scoped=False)
+    c = classify_response(200, {}, body)
     assert c.outcome is Outcome.RETRY
     assert not c.throttle
 
@@ -97,7 +109,7 @@ def test_401_is_auth_and_never_quotes_the_body() -> None:
         401,
         {"Content-Type": "text/plain", "X-Seraph-LoginReason": "AUTHENTICATED_FAILED"},
         body,
-        board_scoped=True,
+        BOARD_SCOPED,
     )
     assert c.outcome is Outcome.AUTH
     assert "refused the credentials" in c.message
@@ -107,35 +119,98 @@ def test_401_is_auth_and_never_quotes_the_body() -> None:
 
 def test_401_json_body_is_auth_too() -> None:
     body = json.dumps({"message": "Client must be authenticated to access this resource.", "status-code": 401})
-    assert classify_response(401, {}, body, board_scoped=False).outcome is Outcome.AUTH
+    assert classify_response(401, {}, body).outcome is Outcome.AUTH
 
 
 def test_401_odd_seraph_reason_is_not_echoed() -> None:
-    c = classify_response(401, {"X-Seraph-LoginReason": "x<script>" * 3}, "", board_scoped=False)
+    c = classify_response(401, {"X-Seraph-LoginReason": "x<script>" * 3}, "")
     assert "script" not in c.message
 
 
-def test_400_no_sprints() -> None:
-    c = classify_response(400, {}, _err("The board does not support sprints"), board_scoped=True)
-    assert c.outcome is Outcome.NO_SPRINTS
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (400, "The board does not support sprints"),  # the documented wording
+        (400, "The board doesn't support sprints."),  # recorded from real sites
+        (400, "The board doesn\u2019t support sprints."),  # typographic apostrophe
+        (400, "Error: the board does not support sprints."),  # inside a longer message, any case
+        (500, "This board has no columns with a mapped status."),  # some sites: means "no sprints" too
+    ],
+)
+def test_sprint_endpoint_no_sprints_wordings_are_empty(status: int, message: str) -> None:
+    c = classify_response(status, {}, _err(message), BOARD_SPRINTS.errors)
+    assert c.outcome is Outcome.EMPTY and not c.throttle
+    assert str(status) in c.message
 
 
-def test_400_no_sprints_case_insensitive_and_inside_a_longer_message() -> None:
-    c = classify_response(400, {}, _err("Error: the board does not support sprints."), board_scoped=True)
-    assert c.outcome is Outcome.NO_SPRINTS
+def test_no_sprints_wordings_mean_nothing_on_other_endpoints() -> None:
+    assert classify_response(400, {}, _err("The board doesn't support sprints."), BOARD_SCOPED).outcome is (
+        Outcome.FATAL
+    )
+    c = classify_response(500, {}, _err("This board has no columns with a mapped status."), BOARD_SCOPED)
+    assert c.outcome is Outcome.RETRY  # a 500 elsewhere is still a server error
+    c = classify_response(500, {}, _err("Internal server error"), BOARD_SPRINTS.errors)
+    assert c.outcome is Outcome.RETRY  # only that message means "no sprints"
+
+
+def test_sprint_endpoint_still_skips_a_refused_board() -> None:
+    c = classify_response(404, {}, _err("The requested board cannot be viewed"), BOARD_SPRINTS.errors)
+    assert c.outcome is Outcome.SKIP_BOARD
+
+
+def test_403_lock_out_on_myself_names_the_header_and_the_fix() -> None:
+    headers = {"X-Authentication-Denied-Reason": "CAPTCHA_CHALLENGE; login-url=https://acme.atlassian.net/login.jsp"}
+    for policy in (MYSELF.errors, BOARD_SCOPED, None):  # the header means a denied login wherever it comes
+        c = classify_response(403, headers, "", policy)
+        assert c.outcome is Outcome.AUTH
+        assert "CAPTCHA_CHALLENGE" in c.message and "browser" in c.message
+        assert "login-url=https://acme.atlassian.net/login.jsp" in c.message
+
+
+def test_403_on_myself_without_header_stops_the_run() -> None:
+    c = classify_response(403, {}, _err("Forbidden"), MYSELF.errors)
+    assert c.outcome is Outcome.AUTH and "HTTP 403" in c.message
+    assert classify_response(403, {}, _err("Forbidden")).outcome is Outcome.FATAL
+
+
+def test_denied_reason_header_is_sanitised() -> None:
+    c = classify_response(403, {"X-Authentication-Denied-Reason": "CAPTCHA<script>alert(1)</script>"}, "")
+    assert "<" not in c.message and ">" not in c.message
+
+
+def test_filter_policy_400_skips_the_board() -> None:
+    msg = _err("The selected filter is not available to you, perhaps it has been deleted")
+    assert classify_response(400, {}, msg, FILTER.errors).outcome is Outcome.SKIP_BOARD
+
+
+def test_error_policy_first_matching_rule_wins() -> None:
+    policy = ErrorPolicy(
+        (rule(409, EndpointOutcome.EMPTY, "nothing here", "empty"), rule((409, 410), EndpointOutcome.SKIP_BOARD))
+    )
+    assert classify_response(409, {}, _err("Nothing here!"), policy).outcome is Outcome.EMPTY
+    assert classify_response(409, {}, _err("other"), policy).outcome is Outcome.SKIP_BOARD
+    assert classify_response(410, {}, "", policy).outcome is Outcome.SKIP_BOARD
+    assert classify_response(411, {}, "", policy).outcome is Outcome.FATAL
+
+
+def test_every_endpoint_is_declared_once() -> None:
+    keys = [e.key for e in ENDPOINTS.values()]
+    assert len(keys) == len(set(keys))
+    tables = [t for e in ENDPOINTS.values() for t in e.rows]
+    assert sorted(tables) == ["BOARD_ISSUE", "BOARD_PROJECT", "BOARD_SPRINT", "SPRINT"]
 
 
 def test_400_with_damaged_json_body_is_retried() -> None:
     body = '{"errorMessages":["The board does'
-    c = classify_response(400, {"Content-Type": "application/json;charset=UTF-8"}, body, board_scoped=True)
+    c = classify_response(400, {"Content-Type": "application/json;charset=UTF-8"}, body, BOARD_SCOPED)
     assert c.outcome is Outcome.RETRY and not c.throttle
     # not JSON at all (an HTML page): a plain fatal 400
-    c = classify_response(400, {"Content-Type": "text/html"}, "<p>Bad request</p>", board_scoped=True)
+    c = classify_response(400, {"Content-Type": "text/html"}, "<p>Bad request</p>", BOARD_SCOPED)
     assert c.outcome is Outcome.FATAL and "Bad request" in c.message
 
 
 def test_other_400_is_fatal_with_jira_messages() -> None:
-    c = classify_response(400, {}, _err("Error in the JQL Query: bad", errors={"jql": "nope"}), board_scoped=True)
+    c = classify_response(400, {}, _err("Error in the JQL Query: bad", errors={"jql": "nope"}), BOARD_SCOPED)
     assert c.outcome is Outcome.FATAL
     assert "Error in the JQL Query: bad" in c.message and "jql: nope" in c.message
     assert c.error_messages == ("Error in the JQL Query: bad", "jql: nope")
@@ -144,33 +219,33 @@ def test_other_400_is_fatal_with_jira_messages() -> None:
 @pytest.mark.parametrize("status", [403, 404, 422])
 def test_board_scoped_4xx_skips_the_board(status: int) -> None:
     body = _err(errors={"rapidViewId": "The requested board cannot be viewed because it either does not exist"})
-    c = classify_response(status, {}, body, board_scoped=True)
+    c = classify_response(status, {}, body, BOARD_SCOPED)
     assert c.outcome is Outcome.SKIP_BOARD
     assert "cannot be viewed" in c.message and str(status) in c.message
 
 
 @pytest.mark.parametrize("status", [403, 404, 422, 405, 409])
 def test_unscoped_4xx_is_fatal(status: int) -> None:
-    assert classify_response(status, {}, _err("no"), board_scoped=False).outcome is Outcome.FATAL
+    assert classify_response(status, {}, _err("no")).outcome is Outcome.FATAL
 
 
 def test_429_with_retry_after_is_throttled_retry() -> None:
     body = _err("The request has been rate-limited. Please try again later.")
-    c = classify_response(429, {"Retry-After": "7", "RateLimit-Reason": "jira-burst-based"}, body, board_scoped=False)
+    c = classify_response(429, {"Retry-After": "7", "RateLimit-Reason": "jira-burst-based"}, body)
     assert c.outcome is Outcome.RETRY and c.throttle and c.retry_after == 7.0
     assert "rate-limited" in c.message
 
 
 def test_429_html_body_without_retry_after() -> None:
-    c = classify_response(429, {}, "<html><body><h1>Too many requests</h1></body></html>", board_scoped=True)
+    c = classify_response(429, {}, "<html><body><h1>Too many requests</h1></body></html>", BOARD_SCOPED)
     assert c.outcome is Outcome.RETRY and c.throttle and c.retry_after is None
     assert "Too many requests" in c.message and "<h1>" not in c.message
 
 
 def test_beta_retry_after_used_when_retry_after_missing() -> None:
-    c = classify_response(429, {"beta-retry-after": "3"}, "", board_scoped=False)
+    c = classify_response(429, {"beta-retry-after": "3"}, "")
     assert c.retry_after == 3.0
-    c = classify_response(429, {"Retry-After": "2", "Beta-Retry-After": "9"}, "", board_scoped=False)
+    c = classify_response(429, {"Retry-After": "2", "Beta-Retry-After": "9"}, "")
     assert c.retry_after == 2.0
 
 
@@ -184,25 +259,25 @@ def test_retry_after_parsing() -> None:
 
 
 def test_503_is_throttle_other_5xx_plain_retry() -> None:
-    c = classify_response(503, {}, "Service Unavailable", board_scoped=False)
+    c = classify_response(503, {}, "Service Unavailable")
     assert c.outcome is Outcome.RETRY and c.throttle
-    c = classify_response(500, {}, "boom", board_scoped=False)
+    c = classify_response(500, {}, "boom")
     assert c.outcome is Outcome.RETRY and not c.throttle
-    c = classify_response(502, {"Retry-After": "2"}, "", board_scoped=True)
+    c = classify_response(502, {"Retry-After": "2"}, "", BOARD_SCOPED)
     assert c.outcome is Outcome.RETRY and c.throttle and c.retry_after == 2.0
-    assert classify_response(408, {}, "", board_scoped=False).outcome is Outcome.RETRY
+    assert classify_response(408, {}, "").outcome is Outcome.RETRY
 
 
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
 def test_redirect_is_fatal_and_names_the_host(status: int) -> None:
-    c = classify_response(status, {"Location": "https://evil.example.com/login?x=1"}, "", board_scoped=False)
+    c = classify_response(status, {"Location": "https://evil.example.com/login?x=1"}, "")
     assert c.outcome is Outcome.FATAL
     assert c.location_host == "evil.example.com"
     assert "evil.example.com" in c.message and "not followed" in c.message
 
 
 def test_long_error_body_is_truncated() -> None:
-    c = classify_response(500, {}, "x" * 10_000, board_scoped=False)
+    c = classify_response(500, {}, "x" * 10_000)
     assert len(c.message) < 400
 
 
@@ -279,8 +354,8 @@ def test_board_issue_jql_strips_order_by_from_sub_query() -> None:
 
 
 def test_near_limit_header_is_read_on_success_only() -> None:
-    ok = classify_response(200, {"x-ratelimit-nearlimit": "True"}, b"{}", board_scoped=False)
+    ok = classify_response(200, {"x-ratelimit-nearlimit": "True"}, b"{}")
     assert ok.outcome is Outcome.OK and ok.near_limit
-    assert not classify_response(200, {}, b"{}", board_scoped=False).near_limit
-    assert not classify_response(200, {"X-RateLimit-NearLimit": "false"}, b"{}", board_scoped=False).near_limit
-    assert classify_response(204, {"X-RateLimit-NearLimit": "true"}, b"", board_scoped=False).near_limit
+    assert not classify_response(200, {}, b"{}").near_limit
+    assert not classify_response(200, {"X-RateLimit-NearLimit": "false"}, b"{}").near_limit
+    assert classify_response(204, {"X-RateLimit-NearLimit": "true"}, b"").near_limit

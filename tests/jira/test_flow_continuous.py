@@ -57,7 +57,7 @@ def test_an_answer_of_the_wrong_shape_fails_one_board_and_the_scheduled_run_stil
         fast_flow(tmp_path), tmp_path / "home", overrides_for(jira_sim, db), lambda: _has(db, truth(jira_sim, tables))
     )
     errors = [b.message for b in report.bulletins if b.level == "ERROR"]
-    assert any("issues failed: unexpected answer (KeyError" in e for e in errors), errors
+    assert any("issues failed: unexpected answer (ValueError: issue id is missing" in e for e in errors), errors
     issue_boards = {r["BOARD_ID"] for r in warehouse(db)["BOARD_ISSUE"]}
     expected_boards = {r["BOARD_ID"] for r in truth(jira_sim)["BOARD_ISSUE"]}
     assert len(expected_boards - issue_boards) == 1  # only the board with the broken answer has none (yet)

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from flowkit.engine import ConfigurationContext, StateManager, StateService
-from flowkit.engine.context import _Properties
+from flowkit.engine import StateManager, StateService
+from flowkit.engine.testing import TestRunner
 from flowkit.jira.run_state import RunState
 from flowkit.jira.state_service import PROGRESS_KEY, RUN_KEY, StandardJiraIngestionStateService
 
 FLOW = "atlassian-jira-cloud-agile"
 NAME = "Ingestion State"
+Enabler = Callable[[], StandardJiraIngestionStateService]
 
 
 @pytest.fixture
@@ -24,23 +24,26 @@ def store(tmp_path: Path) -> Iterator[StateService]:
     service.close()
 
 
-def _enabled(store: StateService) -> StandardJiraIngestionStateService:
-    """A service as the engine enables it: bound to its own component state."""
-    service = StandardJiraIngestionStateService()
-    manager = StateManager(store, FLOW, NAME)
-    context = ConfigurationContext(
-        NAME, FLOW, _Properties(NAME, {}, _no_services), logging.getLogger("t"), manager, Path()
-    )
-    service.on_enabled(context)
-    return service
+@pytest.fixture
+def enabled(tmp_path: Path) -> Iterator[Callable[[], StandardJiraIngestionStateService]]:
+    """Services as the engine enables them, each in its own runner (a process of its own) on one home."""
+    runners: list[TestRunner] = []
+
+    def make() -> StandardJiraIngestionStateService:
+        runner = TestRunner(None, home=tmp_path, flow_id=FLOW)
+        runner.add_service(NAME, StandardJiraIngestionStateService)
+        runners.append(runner)
+        return runner.service(NAME, StandardJiraIngestionStateService)
+
+    yield make
+    for runner in runners:
+        runner.close()
 
 
-def _no_services(name: str) -> StandardJiraIngestionStateService:
-    raise KeyError(name)
-
-
-def test_a_new_run_records_its_tables_and_a_busy_process_does_not_start_another(store: StateService) -> None:
-    service = _enabled(store)
+def test_a_new_run_records_its_tables_and_a_busy_process_does_not_start_another(
+    store: StateService, enabled: Enabler
+) -> None:
+    service = enabled()
     started = service.begin_run(("SPRINT",))
     assert started is not None
     run, resumed = started
@@ -51,14 +54,16 @@ def test_a_new_run_records_its_tables_and_a_busy_process_does_not_start_another(
     assert "fetching" in (stored.get(PROGRESS_KEY) or "")
 
 
-def test_an_unfinished_run_is_resumed_by_the_next_process_with_its_original_tables(store: StateService) -> None:
-    first = _enabled(store)
+def test_an_unfinished_run_is_resumed_by_the_next_process_with_its_original_tables(
+    store: StateService, enabled: Enabler
+) -> None:
+    first = enabled()
     started = first.begin_run(("BOARD_ISSUE",))
     assert started is not None
     run = started[0]
     first.update(run.run_id, lambda r: r.with_listing("complete", [1, 2]))
     # the process dies; a new one starts with other tables enabled
-    second = _enabled(store)
+    second = enabled()
     resumed = second.begin_run(("SPRINT",))
     assert resumed is not None
     again, was_resumed = resumed
@@ -66,8 +71,8 @@ def test_an_unfinished_run_is_resumed_by_the_next_process_with_its_original_tabl
     assert again.tables == ("BOARD", "BOARD_ISSUE") and again.listed == (1, 2)
 
 
-def test_a_finished_run_is_followed_by_a_new_one(store: StateService) -> None:
-    service = _enabled(store)
+def test_a_finished_run_is_followed_by_a_new_one(store: StateService, enabled: Enabler) -> None:
+    service = enabled()
     started = service.begin_run(())
     assert started is not None
     run = started[0]
@@ -77,8 +82,8 @@ def test_a_finished_run_is_followed_by_a_new_one(store: StateService) -> None:
     assert following is not None and following[0].run_id != run.run_id and not following[1]
 
 
-def test_updates_retry_when_another_writer_moved_the_version(store: StateService) -> None:
-    service = _enabled(store)
+def test_updates_retry_when_another_writer_moved_the_version(store: StateService, enabled: Enabler) -> None:
+    service = enabled()
     started = service.begin_run(("BOARD_PROJECT",))
     assert started is not None
     run_id = started[0].run_id
@@ -99,8 +104,8 @@ def test_updates_retry_when_another_writer_moved_the_version(store: StateService
     assert result is not None and result.is_settled(9, "BOARD") and result.is_settled(1, "BOARD")
 
 
-def test_updates_for_a_run_that_is_gone_are_dropped(store: StateService) -> None:
-    service = _enabled(store)
+def test_updates_for_a_run_that_is_gone_are_dropped(store: StateService, enabled: Enabler) -> None:
+    service = enabled()
     started = service.begin_run(())
     assert started is not None
     StateManager(store, FLOW, NAME).clear()  # `flowkit state clear`

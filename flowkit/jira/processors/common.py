@@ -16,6 +16,7 @@ BOARD_ID = "jira.board.id"
 BOARD_NAME = "jira.board.name"
 BOARD_TYPE = "jira.board.type"
 FILTER_JQL = "jira.filter.jql"
+FILTER_ID = "jira.filter.id"
 SUB_QUERY = "jira.board.subquery"
 TABLE = "jira.table"
 ATTEMPT = "jira.attempt"
@@ -49,6 +50,16 @@ def new_attempt() -> str:
 def board_label(attributes: Mapping[str, str]) -> str:
     name = attributes.get(BOARD_NAME, "")
     return f"board {attributes.get(BOARD_ID)} '{name}'" if name else f"board {attributes.get(BOARD_ID)}"
+
+
+def warn_problems(context: ProcessContext, label: str, what: str, problems: Sequence[str]) -> None:
+    """One warning naming the board for optional values Jira sent with the wrong type (stored as NULL)."""
+    if problems:
+        unique = list(dict.fromkeys(problems))
+        more = f" (and {len(unique) - 5} more)" if len(unique) > 5 else ""
+        context.logger.warning(
+            "%s: %s: Jira sent values of the wrong type, stored as NULL: %s%s", label, what, "; ".join(unique[:5]), more
+        )
 
 
 def emit_records(

@@ -8,15 +8,17 @@ failure half-way leaves the board's old rows exactly as they were.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
-from flowkit.engine import ConfigurationError, ProcessContext, Processor, ProcessSession
+from flowkit.engine import ConfigurationError, ProcessContext, Processor, ProcessSession, PropertyDescriptor
 from flowkit.jira.client import JiraClient
+from flowkit.jira.endpoints import BOARD_ISSUES_SEARCH, BOARD_PROJECTS, BOARD_SPRINTS, ENDPOINTS, Endpoint
 from flowkit.jira.errors import JiraAuthError, JiraBoardUnavailable, JiraError
 from flowkit.jira.processors.common import (
     BOARD_ID,
     BOARD_TYPE,
+    FILTER_ID,
     FILTER_JQL,
     INGESTION_STATE,
     JIRA_CLIENT,
@@ -27,27 +29,24 @@ from flowkit.jira.processors.common import (
     emit_records,
     new_attempt,
     services,
+    warn_problems,
     with_last,
 )
-from flowkit.jira.records import board_issue_row, board_project_row, board_sprint_row, sprint_row
 from flowkit.jira.run_state import RunState, Status
 from flowkit.jira.state_service import StandardJiraIngestionStateService
 
-Row = dict[str, Any]
-# table -> how a page item becomes that table's row, for one board
-RowMakers = Mapping[str, Callable[[int, Mapping[str, Any]], Row]]
-
 
 class _FetchBoardTable(Processor):
-    """Shared trigger logic; subclasses say which tables they fill and how they page."""
+    """Shared trigger logic; a subclass names its endpoint (whose declaration holds the tables it fills
+    and their row mappings)."""
 
-    properties = (JIRA_CLIENT, INGESTION_STATE)
+    properties: ClassVar[tuple[PropertyDescriptor, ...]] = (JIRA_CLIENT, INGESTION_STATE)
     relationships = (REL_SUCCESS,)
-    tables: ClassVar[RowMakers] = {}
+    endpoint: ClassVar[Endpoint]
     what: ClassVar[str] = ""
 
-    def pages(self, client: JiraClient, board_id: int, attributes: Mapping[str, str]) -> Iterable[Sequence[Any]]:
-        raise NotImplementedError
+    def endpoint_for(self, context: ProcessContext) -> Endpoint:
+        return self.endpoint
 
     def on_trigger(self, context: ProcessContext, session: ProcessSession) -> None:
         board_ff = session.get()
@@ -60,14 +59,18 @@ class _FetchBoardTable(Processor):
         run = state.current()
         if run is None or run.run_id != run_id or run.phase != "fetching":
             return
-        todo = [t for t in self.tables if t in run.tables and not run.is_settled(board_id, t)]
+        endpoint = self.endpoint_for(context)
+        what = self.what or endpoint.name
+        makers = endpoint.rows
+        todo = [t for t in makers if t in run.tables and not run.is_settled(board_id, t)]
         if not todo:
             return
         attempt = new_attempt()
+        problems: list[str] = []
         try:
-            for index, page, last in with_last(self.pages(client_service.client, board_id, attributes)):
+            for index, page, last in with_last(board_pages(client_service.client, endpoint, board_id, attributes)):
                 for table in todo:
-                    make = self.tables[table]
+                    make = makers[table]
                     emit_records(
                         session,
                         REL_SUCCESS,
@@ -77,14 +80,15 @@ class _FetchBoardTable(Processor):
                         attempt=attempt,
                         index=index,
                         last=last,
-                        records=[make(board_id, item) for item in page],
+                        records=[make(board_id, item, problems) for item in page],
                     )
                 session.commit()  # stream pages to PutJournal as they arrive
+            warn_problems(context, board_label(attributes), what, problems)
         except JiraAuthError as exc:
-            raise ConfigurationError(f"Jira refused the credentials while fetching {self.what} ({exc})") from exc
+            raise ConfigurationError(f"Jira refused the credentials while fetching {what} ({exc})") from exc
         except JiraBoardUnavailable as exc:
             context.logger.warning(
-                "%s: %s skipped (%s); its existing rows are kept", board_label(attributes), self.what, exc
+                "%s: %s skipped (%s); its existing rows are kept", board_label(attributes), what, exc
             )
             session.adjust_counter("boards.skipped", 1)
             self._settle(state, run_id, board_id, todo, "skipped", str(exc))
@@ -92,7 +96,7 @@ class _FetchBoardTable(Processor):
             context.logger.error(
                 "%s: %s could not be fetched (%s); its existing rows are kept",
                 board_label(attributes),
-                self.what,
+                what,
                 exc,
             )
             session.adjust_counter("boards.failed", 1)
@@ -100,9 +104,7 @@ class _FetchBoardTable(Processor):
         except Exception as exc:  # e.g. an answer of the wrong shape: no retry helps, and the board must
             # still settle, or the run would wait for it forever (its FlowFile left with the first page)
             reason = f"unexpected answer ({type(exc).__name__}: {exc})"
-            context.logger.error(
-                "%s: %s failed: %s; its existing rows are kept", board_label(attributes), self.what, reason
-            )
+            context.logger.error("%s: %s failed: %s; its existing rows are kept", board_label(attributes), what, reason)
             session.adjust_counter("boards.failed", 1)
             self._settle(state, run_id, board_id, todo, "failed", reason)
 
@@ -123,33 +125,44 @@ class _FetchBoardTable(Processor):
         state.update(run_id, change)
 
 
+def board_pages(
+    client: JiraClient, endpoint: Endpoint, board_id: int, attributes: Mapping[str, str]
+) -> Iterable[Sequence[Any]]:
+    """The pages of a board-level endpoint for one board FlowFile (what only the flow knows is added here)."""
+    if endpoint is BOARD_SPRINTS and attributes.get(BOARD_TYPE) == "kanban":
+        return []  # kanban boards never have sprints: save the call Jira would answer with HTTP 400
+    if endpoint is BOARD_ISSUES_SEARCH:
+        filter_jql = attributes.get(FILTER_JQL)
+        if not filter_jql:
+            filter_id = attributes.get(FILTER_ID)
+            reason = (
+                f"its saved filter {filter_id} has no JQL"
+                if filter_id
+                else "its configuration names no saved filter, so its issues cannot be selected"
+            )
+            raise JiraBoardUnavailable(board_id, 0, reason)
+        jql = JiraClient.board_issue_jql(filter_jql, attributes.get(SUB_QUERY))
+        return client.iter_jql_pages(jql, board_id=board_id)
+    return client.iter_pages(endpoint, board_id=board_id)
+
+
 class FetchSprints(_FetchBoardTable):
     """Sprints of one board (GET /rest/agile/1.0/board/{id}/sprint) into SPRINT and BOARD_SPRINT.
 
-    A board that does not support sprints (HTTP 400, e.g. a team-managed board with sprints switched
-    off) simply has none: not a warning. Kanban boards are not even asked.
+    A board that does not support sprints (HTTP 400 in either wording, or the 500 "no columns with a
+    mapped status" some sites send; see the endpoint's error policy) simply has none: not a warning.
+    Kanban boards are not even asked.
     """
 
-    tables: ClassVar[RowMakers] = {
-        "SPRINT": lambda _board, sprint: sprint_row(sprint),
-        "BOARD_SPRINT": board_sprint_row,
-    }
+    endpoint = BOARD_SPRINTS
     what = "sprints"
-
-    def pages(self, client: JiraClient, board_id: int, attributes: Mapping[str, str]) -> Iterable[Sequence[Any]]:
-        if attributes.get(BOARD_TYPE) == "kanban":
-            return []  # kanban boards never have sprints: save the call Jira would answer with HTTP 400
-        return client.iter_sprint_pages(board_id)
 
 
 class FetchBoardProjects(_FetchBoardTable):
     """Projects of one board (GET /rest/agile/1.0/board/{id}/project) into BOARD_PROJECT."""
 
-    tables: ClassVar[RowMakers] = {"BOARD_PROJECT": board_project_row}
+    endpoint = BOARD_PROJECTS
     what = "projects"
-
-    def pages(self, client: JiraClient, board_id: int, attributes: Mapping[str, str]) -> Iterable[Sequence[Any]]:
-        return client.iter_board_project_pages(board_id)
 
 
 class FetchBoardIssues(_FetchBoardTable):
@@ -157,15 +170,34 @@ class FetchBoardIssues(_FetchBoardTable):
 
     Runs the board's saved-filter JQL (ANDed with the kanban sub-query when there is one)
     through POST /rest/api/3/search/jql asking for the key only, paging by nextPageToken with
-    the largest page Jira allows for id/key-only searches.
+    the largest page Jira allows for id/key-only searches. A board whose configuration names no
+    saved filter is skipped for this table with a warning that says so.
     """
 
-    tables: ClassVar[RowMakers] = {"BOARD_ISSUE": board_issue_row}
+    endpoint = BOARD_ISSUES_SEARCH
     what = "issues"
 
-    def pages(self, client: JiraClient, board_id: int, attributes: Mapping[str, str]) -> Iterable[Sequence[Any]]:
-        filter_jql = attributes.get(FILTER_JQL)
-        if not filter_jql:
-            raise JiraBoardUnavailable(board_id, 404, "the board's saved filter has no JQL the token owner can read")
-        jql = JiraClient.board_issue_jql(filter_jql, attributes.get(SUB_QUERY))
-        return client.iter_jql_pages(jql, board_id=board_id)
+
+BOARD_TABLE_ENDPOINTS = tuple(
+    name for name, e in ENDPOINTS.items() if e.parent == "board" and e.rows and e.paging != "none"
+)
+
+
+class FetchBoardTable(_FetchBoardTable):
+    """The tables of any declared board-level endpoint, named by the `Endpoint` property, page by page.
+
+    FetchSprints, FetchBoardProjects and FetchBoardIssues are this with a fixed endpoint; a new
+    board-level table needs only its endpoint declaration (flowkit/jira/endpoints.py), its table
+    spec, and one FetchBoardTable in the flow YAML.
+    """
+
+    ENDPOINT = PropertyDescriptor(
+        "Endpoint",
+        "Name of a board-level endpoint declared in flowkit/jira/endpoints.py",
+        required=True,
+        allowable_values=BOARD_TABLE_ENDPOINTS,
+    )
+    properties = (JIRA_CLIENT, INGESTION_STATE, ENDPOINT)
+
+    def endpoint_for(self, context: ProcessContext) -> Endpoint:
+        return ENDPOINTS[context.property(self.ENDPOINT).value or ""]

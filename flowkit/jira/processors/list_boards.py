@@ -23,6 +23,7 @@ from flowkit.jira.processors.common import (
     BOARD_ID,
     BOARD_NAME,
     BOARD_TYPE,
+    FILTER_ID,
     FILTER_JQL,
     INGESTION_STATE,
     JIRA_CLIENT,
@@ -33,8 +34,9 @@ from flowkit.jira.processors.common import (
     emit_records,
     new_attempt,
     services,
+    warn_problems,
 )
-from flowkit.jira.records import board_row
+from flowkit.jira.records import board_row, key_id, opt_int
 from flowkit.jira.run_state import BoardInfo, RunState, Status
 
 CONCURRENT_REQUESTS = PropertyDescriptor(
@@ -52,6 +54,7 @@ class _Enriched:
     info: BoardInfo | None = None
     skipped: str | None = None  # Jira refused the board (403/404/422): keep its rows
     failed: str | None = None  # retries ran out or the answer was unusable
+    problems: tuple[str, ...] = ()  # optional values of the wrong type, stored as NULL
 
 
 class ListBoards(Processor):
@@ -82,10 +85,20 @@ class ListBoards(Processor):
         workers = context.property(CONCURRENT_REQUESTS).as_int()
         listed: list[int] = []
         complete = False
+        unusable = 0  # list items without a usable id: the list cannot be trusted to delete boards
         try:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ListBoards") as pool:
                 filters = _FilterCache(client_service.client)
-                for page in client_service.client.iter_board_pages():
+                for raw_page in client_service.client.iter_board_pages():
+                    page, bad = _with_int_ids(raw_page)
+                    if bad:
+                        unusable += len(bad)
+                        context.logger.error(
+                            "the board list holds %d item(s) without a usable id (first: %s); "
+                            "no board will be deleted by this run",
+                            len(bad),
+                            bad[0],
+                        )
                     enrich = functools.partial(_enrich, client_service.client, filters, run)
                     enriched = list(pool.map(enrich, page))
                     listed.extend(int(item.board["id"]) for item in enriched)
@@ -94,7 +107,7 @@ class ListBoards(Processor):
                     for item in enriched:
                         self._emit(context, session, run, item)
                     session.commit()  # boards of this page go downstream now
-            complete = True
+            complete = unusable == 0
         except JiraAuthError as exc:
             raise ConfigurationError(f"Jira refused the credentials while listing boards ({exc})") from exc
         except JiraError as exc:
@@ -117,6 +130,7 @@ class ListBoards(Processor):
             context.logger.error("board %s '%s' failed: %s; its existing rows are kept", board_id, name, item.failed)
             session.adjust_counter("boards.failed", 1)
         elif item.row is not None:
+            warn_problems(context, f"board {board_id} '{name}'", "BOARD", item.problems)
             emit_records(
                 session,
                 REL_JOURNAL,
@@ -143,10 +157,25 @@ class ListBoards(Processor):
         }
         if info.filter_jql is not None:
             attributes[FILTER_JQL] = info.filter_jql
+        if info.filter_id is not None:
+            attributes[FILTER_ID] = str(info.filter_id)
         if info.sub_query:
             attributes[SUB_QUERY] = info.sub_query
         flowfile = session.create(attributes=attributes)
         session.transfer(flowfile, REL_SUCCESS)
+
+
+def _with_int_ids(page: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Pure: the page's boards with their ids as ints ("84" -> 84), and a short description of any item
+    without a usable id."""
+    good: list[dict[str, Any]] = []
+    bad: list[str] = []
+    for board in page:
+        try:
+            good.append({**board, "id": key_id(board.get("id") if isinstance(board, Mapping) else None, "board id")})
+        except ValueError as exc:
+            bad.append(str(exc))
+    return good, bad
 
 
 def _record_page(enriched: list[_Enriched], run: RunState) -> RunState:
@@ -187,22 +216,27 @@ def _enrich(client: JiraClient, filters: _FilterCache, run: RunState, board: Map
         return _Enriched(board)
     try:
         configuration = client.board_configuration(board_id)
-        filter_id = (configuration.get("filter") or {}).get("id")
-        saved_filter = filters.get(int(filter_id), board_id) if filter_id else None
+        # A configuration without a filter is not a permission problem: the board row is kept with
+        # FILTER_* NULL, and FetchBoardIssues says why it cannot select the board's issues.
+        filter_part = configuration.get("filter")
+        filter_id = opt_int(filter_part.get("id"), "FILTER_ID") if isinstance(filter_part, Mapping) else None
+        saved_filter = filters.get(filter_id, board_id) if filter_id is not None else None
     except JiraAuthError:
         raise
     except JiraBoardUnavailable as exc:
         return _Enriched(board, skipped=str(exc))
     except JiraError as exc:
         return _Enriched(board, failed=str(exc))
+    problems: list[str] = []
     try:
-        row = board_row(board, configuration, saved_filter)
+        row = board_row(board, configuration, saved_filter, problems)
     except (KeyError, TypeError, ValueError) as exc:  # an answer of the wrong shape: fail this board only
         return _Enriched(board, failed=f"unexpected answer ({type(exc).__name__}: {exc})")
     info = BoardInfo(
-        name=str(board.get("name") or ""),
-        type=str(board.get("type") or ""),
+        name=str(row["NAME"] or ""),
+        type=str(row["TYPE"] or ""),
         filter_jql=row["FILTER_JQL"],
         sub_query=row["SUB_QUERY"],
+        filter_id=row["FILTER_ID"],
     )
-    return _Enriched(board, row=row, info=info)
+    return _Enriched(board, row=row, info=info, problems=tuple(problems))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flowkit.destinations.base import MergePlan
+from flowkit.destinations.locking import warehouse_merge_lock
 from flowkit.engine import ProcessContext, Processor, ProcessSession
 from flowkit.jira.processors.common import DESTINATION, INGESTION_STATE, JIRA_CLIENT, REL_SUCCESS, services
 from flowkit.jira.services import JiraCloudClientService, WarehouseDestinationService
@@ -54,27 +55,29 @@ class MergeTables(Processor):
             return
         run = merging
         destination = context.property(DESTINATION).as_service(WarehouseDestinationService).ensure_tables(run.tables)
-        listed = run.listed_boards()
-        tables = run.tables_to_merge()
-        for table in tables:
-            plan = MergePlan(run_id=run.run_id, accepted=run.accepted(table), listed_partitions=listed)
-            result = destination.merge(table, plan)
-            for name in ("inserted", "updated", "deleted", "unchanged"):
-                session.adjust_counter(f"rows.{table}.{name}", getattr(result, name))
-            if table == tables[-1]:
-                # Prune earlier runs' leftovers BEFORE the run is marked done: only then may the next run
-                # start journaling, so nothing a newer run needs is deleted. This run's own journal and
-                # merge log stay: a crash before the state records this last merge replays it, and the
-                # merge log turns that replay into a no-op (with both pruned, it would find an empty
-                # journal and empty every accepted board). The next run's prune removes them.
+        # One merge at a time per warehouse file, even for flows with different $FLOWKIT_HOMEs.
+        with warehouse_merge_lock(getattr(destination, "path", None), on_wait=context.logger.info):
+            listed = run.listed_boards()
+            tables = run.tables_to_merge()
+            for table in tables:
+                plan = MergePlan(run_id=run.run_id, accepted=run.accepted(table), listed_partitions=listed)
+                result = destination.merge(table, plan)
+                for name in ("inserted", "updated", "deleted", "unchanged"):
+                    session.adjust_counter(f"rows.{table}.{name}", getattr(result, name))
+                if table == tables[-1]:
+                    # Prune earlier runs' leftovers BEFORE the run is marked done: only then may the next run
+                    # start journaling, so nothing a newer run needs is deleted. This run's own journal and
+                    # merge log stay: a crash before the state records this last merge replays it, and the
+                    # merge log turns that replay into a no-op (with both pruned, it would find an empty
+                    # journal and empty every accepted board). The next run's prune removes them.
+                    destination.prune_journal(run.run_id)
+                updated = state.update(run.run_id, lambda r, t=table: r.with_merged(t))  # type: ignore[misc]
+                if updated is None:
+                    return
+                run = updated
+            if not tables:  # every table failed in this run: nothing to merge, but the run must still end
                 destination.prune_journal(run.run_id)
-            updated = state.update(run.run_id, lambda r, t=table: r.with_merged(t))  # type: ignore[misc]
-            if updated is None:
-                return
-            run = updated
-        if not tables:  # every table failed in this run: nothing to merge, but the run must still end
-            destination.prune_journal(run.run_id)
-            run = state.update(run.run_id, lambda r: r.with_phase("done")) or run
+                run = state.update(run.run_id, lambda r: r.with_phase("done")) or run
         session.adjust_counter("jira.requests", client_service.client.request_count - client_service.run_start_requests)
         self._report_run(context, session, client_service, destination, run.run_id)
         for table, reason in run.failed_tables.items():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flowkit.engine import ConfigurationError, ProcessContext, Processor, ProcessSession, PropertyDescriptor
-from flowkit.jira.errors import JiraAuthError
+from flowkit.jira.errors import JiraAuthError, JiraRequestError
 from flowkit.jira.processors.common import INGESTION_STATE, JIRA_CLIENT, REL_SUCCESS, RUN_ID, services
 from flowkit.jira.run_state import tables_for
 from flowkit.jira.services import JiraCloudClientService
@@ -61,6 +61,10 @@ class VerifyConnection(Processor):
         except JiraAuthError as exc:
             raise ConfigurationError(
                 f"Jira refused the credentials for 'Environment URL' with 'Jira Email' and 'Jira API Token' ({exc})"
+            ) from exc
+        except JiraRequestError as exc:  # a 404/redirect/TLS failure here: not a Jira site we can talk to
+            raise ConfigurationError(
+                f"'Environment URL' {client_service.client.base_url} did not answer like Jira Cloud ({exc})"
             ) from exc
         enabled = parse_enabled_tables(context.property(ENABLED_TABLES).value or "")
         started = state.begin_run(enabled)
