@@ -16,13 +16,26 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from flowkit.engine.status import ConnectionStatus, FlowStatus, ProcessorStatus
 
 if TYPE_CHECKING:
     from flowkit.engine.runtime import FlowRuntime
 
 logger = logging.getLogger("flowkit.engine.progress")
+
+__all__ = [
+    "ConnectionStatus",
+    "FlowStatus",
+    "ProcessorStatus",
+    "ReportsRowCounts",
+    "ReportsStatus",
+    "StatusTicker",
+    "gauges",
+    "row_counts",
+    "snapshot",
+]
 
 
 @runtime_checkable
@@ -45,54 +58,6 @@ class ReportsRowCounts(Protocol):
     """
 
     def row_counts(self) -> Mapping[str, int]: ...
-
-
-@dataclass(frozen=True)
-class ProcessorStatus:
-    """One processor: FlowFiles taken (in) and transferred (out) by committed sessions so far."""
-
-    name: str
-    type: str
-    flowfiles_in: int
-    flowfiles_out: int
-    queued: int  # waiting in its incoming queues
-    active_tasks: int
-    triggers: int
-
-
-@dataclass(frozen=True)
-class ConnectionStatus:
-    """One connection: what waits in its queue, and its back-pressure threshold."""
-
-    source: str
-    relationships: tuple[str, ...]
-    destination: str
-    queued: int
-    threshold: int
-
-
-@dataclass(frozen=True)
-class FlowStatus:
-    """A point-in-time picture of a run."""
-
-    flow_id: str
-    elapsed_s: float
-    processors: tuple[ProcessorStatus, ...]
-    connections: tuple[ConnectionStatus, ...]
-    counters: dict[str, int]
-    gauges: dict[str, object]
-    warnings: int
-    errors: int
-    tables: dict[str, int] = field(default_factory=dict)  # destination table -> rows, from `ReportsRowCounts`
-    time: float = field(default_factory=time.time)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (history, ``--log-format json``)."""
-        return asdict(self)
-
-    def processor(self, name: str) -> ProcessorStatus:
-        """The status of one processor."""
-        return next(p for p in self.processors if p.name == name)
 
 
 def snapshot(runtime: FlowRuntime) -> FlowStatus:

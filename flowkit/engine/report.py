@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from flowkit.engine.progress import FlowStatus
+    from flowkit.engine.status import FlowStatus
 
 COMPONENT_LOGGER_ROOT = "flowkit.flow"
 

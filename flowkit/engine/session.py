@@ -32,6 +32,8 @@ class SessionNode(Protocol):
 
     def poll(self, limit: int) -> list[tuple[FlowFile, Connection, int]]: ...
 
+    def count_io(self, taken: int, transferred: int) -> None: ...
+
 
 class SessionRuntime(Protocol):
     """What a session needs of the run (runtime.FlowRuntime)."""

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from flowkit.engine.components import ControllerService, PropertyDescriptor, PropertyValue
-from flowkit.engine.context import ConfigurationContext, _Properties
+from flowkit.engine.context import StandardConfigurationContext, _Properties
 from flowkit.engine.errors import ConfigurationError
 from flowkit.engine.flow import Flow
 from flowkit.engine.report import BulletinBoard, component_logger
@@ -108,7 +108,7 @@ def verify_flow(flow: Flow) -> list[VerificationResult]:
                 properties = _Properties(config.name, config.properties, lookup)
                 services[config.name] = instance
                 instance.on_enabled(
-                    ConfigurationContext(
+                    StandardConfigurationContext(
                         config.name,
                         flow.flow_id,
                         properties,
