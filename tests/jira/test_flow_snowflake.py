@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,7 +23,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from flowkit.destinations.snowflake.destination import SnowflakeDestination
 from flowkit.destinations.snowflake.sql import needs_warehouse
 from flowkit.jira.tables import SCHEMA, TABLES
-from tests.jira.flowrun import fast_flow, run_once, sort_rows, truth
+from tests.destinations.test_snowflake_auth import _start_recorder
+from tests.jira.flowrun import fast_flow, run_cli, run_once, sort_rows, truth
 from tests.snowflake_emulator import SnowflakeEmulator, unique_name
 
 ALL = tuple(TABLES)
@@ -48,7 +50,7 @@ def key_text() -> str:
     return pkcs8_pem(b"correct horse")
 
 
-def snowflake_overrides(sim: Any, emulator: SnowflakeEmulator, database: str, schema: str, key: str) -> dict[str, str]:
+def snowflake_overrides(sim: Any, host: str, database: str, schema: str, key: str) -> dict[str, str]:
     return {
         "Environment URL": sim.url,
         "Jira Email": sim.email,
@@ -63,8 +65,12 @@ def snowflake_overrides(sim: Any, emulator: SnowflakeEmulator, database: str, sc
         "Snowflake Warehouse": "FLOWKIT_WH",
         "Snowflake Private Key": key,
         "Snowflake Private Key Password": "correct horse",
-        "Snowflake Host": f"http://{emulator.host}:{emulator.port}",
+        "Snowflake Host": host,
     }
+
+
+def emulator_url(emulator: SnowflakeEmulator) -> str:
+    return f"http://{emulator.host}:{emulator.port}"
 
 
 def read_snowflake(emulator: SnowflakeEmulator, home: Path, database: str, schema: str) -> dict[str, list[Any]]:
@@ -80,7 +86,7 @@ def read_snowflake(emulator: SnowflakeEmulator, home: Path, database: str, schem
 def landing(tmp_path: Path, jira_sim: Any, snowflake_emulator: SnowflakeEmulator, key_text: str) -> Any:
     database, schema = unique_name("RAW"), "Jira Agile"  # a quoted, mixed-case name with a space
     snowflake_emulator.create_schema(database, schema)
-    overrides = snowflake_overrides(jira_sim, snowflake_emulator, database, schema, key_text)
+    overrides = snowflake_overrides(jira_sim, emulator_url(snowflake_emulator), database, schema, key_text)
     return jira_sim, fast_flow(tmp_path), tmp_path / "home", overrides, database, schema
 
 
@@ -141,7 +147,7 @@ def test_kills_while_fetching_and_between_snowflake_transactions_still_end_exact
     sim = jira_sim_factory(boards=10, issues_per_board=20, latency_ms=40)
     database = unique_name("RAW")
     snowflake_emulator.create_schema(database, "JIRA")
-    overrides = snowflake_overrides(sim, snowflake_emulator, database, "JIRA", key_text)
+    overrides = snowflake_overrides(sim, emulator_url(snowflake_emulator), database, "JIRA", key_text)
     secrets = {
         k: overrides.pop(k) for k in ("Jira API Token", "Snowflake Private Key", "Snowflake Private Key Password")
     }
@@ -200,3 +206,28 @@ def test_a_lost_mirror_is_rebuilt_from_snowflake_so_a_failed_board_keeps_its_row
         r for r in before["BOARD_PROJECT"] if r["BOARD_ID"] == board
     ]
     assert after == before
+
+
+def test_snowflake_refusing_the_login_stops_the_run_in_one_line(tmp_path: Path, jira_sim: Any, key_text: str) -> None:
+    """A key Snowflake does not accept (say, its public half never set on the user): exit 2 with one
+    line naming the settings, instead of retrying for ever; no secret in the output."""
+    recorder = _start_recorder(socket.AF_INET, "127.0.0.1")
+    try:
+        overrides = snowflake_overrides(jira_sim, f"http://127.0.0.1:{recorder.port}", "RAW", "JIRA", key_text)
+        secrets = {k: overrides.pop(k) for k in ("Jira API Token", "Snowflake Private Key")}
+        args = ["run", str(fast_flow(tmp_path)), "--once"]
+        for name, value in overrides.items():
+            args += ["-p", f"{name}={value}"]
+        env = {"JIRA_API_TOKEN": secrets["Jira API Token"], "SNOWFLAKE_PRIVATE_KEY": secrets["Snowflake Private Key"]}
+        result = run_cli(args, tmp_path / "home", env=env)
+    finally:
+        recorder.server.shutdown()
+        recorder.server.server_close()
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert (
+        len(lines) == 1 and "cannot connect to Snowflake" in lines[0] and "Incorrect username or password" in lines[0]
+    ), lines
+    body = key_text.splitlines()[1]
+    assert body not in result.stdout + result.stderr and "correct horse" not in result.stdout + result.stderr
+    assert recorder.logins(), "the connector did try to log in"

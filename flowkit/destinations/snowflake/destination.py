@@ -52,6 +52,9 @@ CHUNK_ROWS = 16_384
 
 CHANGES_PREFIX = "_FLOWKIT_CHANGES_"
 
+#: How long the connector keeps retrying a login (its default is 120 s) before the run stops.
+LOGIN_TIMEOUT_S = 60
+
 
 class SnowflakeDestination:
     """Journal and change detection in a local mirror; only changed rows go to Snowflake (module doc).
@@ -106,9 +109,15 @@ class SnowflakeDestination:
                     autocommit=True,
                     # no probing of cloud metadata endpoints at login (the connector's platform detection)
                     platform_detection_timeout_seconds=0.0,
+                    login_timeout=LOGIN_TIMEOUT_S,
                 )
             except Exception as exc:
-                raise DestinationError(f"cannot connect to Snowflake: {_describe(exc)}") from None
+                # Nothing can land without a session: stop the run with one line (exit 2) rather than retry
+                # forever; its state is kept, so the next start resumes once the connection works.
+                raise ConfigurationError(
+                    "cannot connect to Snowflake with the 'Snowflake Authentication Strategy' settings "
+                    f"(account, user, key or session token; 'Snowflake Host'): {_describe(exc)}"
+                ) from None
             try:
                 # The session's current schema holds the temporary stage tables (sql.create_stage_sql).
                 with closing(conn.cursor()) as cursor:
@@ -235,7 +244,7 @@ class SnowflakeDestination:
             try:
                 try:
                     return self._sync(spec)
-                except DestinationError:
+                except (DestinationError, ConfigurationError):
                     raise
                 except Exception as exc:
                     if _errno(exc) != 2003:  # 2003: the table does not exist (any more)
@@ -244,7 +253,7 @@ class SnowflakeDestination:
                     with closing(self._connection().cursor()) as cursor:
                         self._execute(cursor, sql.create_table_sql(spec, self.database, self.schema_name))
                     return self._sync(spec)
-            except DestinationError:
+            except (DestinationError, ConfigurationError):
                 self._drop_connection()
                 raise
             except Exception as exc:
