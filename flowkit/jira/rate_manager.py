@@ -163,7 +163,8 @@ class Pacer:
 
     ``on_refused`` blocks the scope for the server's wait and, once per congestion event (a refusal of a
     request sent after the last decrease), sets ``learned`` to ``decrease`` times the rate of answers the
-    site admitted in the ``window`` seconds before; ``on_low`` trims ``learned`` by ``trim`` (at most once per
+    site admitted in the ``window`` seconds before (when fewer than ``min_samples`` were admitted we were hardly
+    sending, and the refusal only blocks); ``on_low`` trims ``learned`` by ``trim`` (at most once per
     ``window``); ``on_admitted`` counts an admitted answer and grows ``learned`` by ``increase`` (so about
     5% a second at the learned rate), or by ``roomy_increase`` (25%) when the answer said at least half of
     the budget is left (``X-RateLimit-Remaining``), up to ``ceiling``. An underestimate costs a little
@@ -173,6 +174,7 @@ class Pacer:
     ceiling: float | None = None
     learned: float | None = None
     minimum: float = 0.5
+    min_samples: int = 5
     decrease: float = 0.9
     trim: float = 0.9
     increase: float = 0.05
@@ -215,9 +217,15 @@ class Pacer:
             self.blocked_until = max(self.blocked_until, now + wait)
         if sent_at < self.last_decrease:
             return False  # sent before the last decrease: the same congestion event
-        base = max(self._admitted_rate(now), self.minimum)
-        if self.learned is not None:
-            base = min(base, self.learned)
+        admitted = self._admitted_rate(now)
+        if admitted * self.window < self.min_samples:
+            # we were hardly sending (e.g. just after a pause): our rate did not cause this refusal, so it
+            # says nothing about the site's rate; the Retry-After above is all it asks
+            if self.learned is None:
+                return False
+            base = self.learned
+        else:
+            base = admitted if self.learned is None else min(admitted, self.learned)
         self.learned = max(self.minimum, base * self.decrease)
         if self.ceiling is not None:
             self.learned = min(self.learned, self.ceiling)
@@ -274,6 +282,7 @@ class RequestRateManager(RateGate):
         self.max_per_second = max_per_second
         self._site = Pacer(ceiling=max_per_second)
         self._endpoints: dict[str, Pacer] = {}
+        self._burst_limited: set[str] = set()  # endpoints refused for their burst limit during this run
         self._pace_lock = threading.Lock()
         self.refusals: dict[str, int] = {}  # scope -> refusals seen
         self.pace_wait = 0.0  # seconds threads slept for pacing (sum over threads)
@@ -352,6 +361,11 @@ class RequestRateManager(RateGate):
                 wait = max(wait or 0.0, signal.wait() or 0.0)
             with self._pace_lock:
                 self.refusals[scope] = self.refusals.get(scope, 0) + 1
+                if scope != SITE and scope not in self._burst_limited:
+                    self._burst_limited.add(scope)
+                    if not self.refusals.get(SITE):
+                        # the low budgets seen so far were probably this endpoint's: give the site its pace back
+                        self._site.learned = None
                 self._pacer(scope).on_refused(now, sent_at, wait)
             if scope != SITE:
                 super().release(slot, Feedback.NEUTRAL)  # the site's window and clock are not this endpoint's
@@ -359,14 +373,22 @@ class RequestRateManager(RateGate):
             super().release(slot, Feedback.THROTTLED, defer=wait)
             return
         if feedback is Feedback.NEAR_LIMIT or (feedback is Feedback.SUCCESS and signal is not None and signal.low):
-            # A low budget is trimmed where it was seen: a site-wide budget shows on every endpoint's
-            # answers, so each slows itself; a burst budget only on its own. No site-wide pause.
+            # A low budget on an answer names no scope: it is the endpoint's own when that endpoint was
+            # refused for its burst limit before, else the site's (a site budget shows on every endpoint).
             with self._pace_lock:
                 self._site.on_admitted(now)
-                pacer = self._pacer(endpoint)
-                pacer.admitted.append(now)
+                own = endpoint in self._burst_limited
+                pacer = self._pacer(endpoint) if own else self._site
+                if own:
+                    pacer.admitted.append(now)
                 pacer.on_low(now)
-            super().release(slot, Feedback.SUCCESS)
+                if own and feedback is Feedback.NEAR_LIMIT and defer:
+                    # the client's near-limit pause (0.5 s), for this endpoint only: its bucket refills a little
+                    pacer.blocked_until = max(pacer.blocked_until, now + defer)
+            if own:
+                super().release(slot, Feedback.SUCCESS)
+            else:
+                super().release(slot, feedback, defer=defer)
             return
         if feedback is Feedback.SUCCESS:
             roomy = signal is not None and signal.roomy

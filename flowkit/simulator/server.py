@@ -128,7 +128,7 @@ class Handler(BaseHTTPRequestHandler):
             elif fault.kind in ("malformed", "truncated", "shape"):
                 post = fault.kind
             else:
-                return self._send(self._fault_response(fault, client))
+                return self._send(self._fault_response(fault, client, endpoint))
         decision = take_all(sim.limiters, endpoint) if sim.limiters else None
         if decision is not None and not decision.allowed:
             config = next(lim.config for lim in sim.limiters if lim.config.applies(endpoint))
@@ -158,20 +158,25 @@ class Handler(BaseHTTPRequestHandler):
                 resp.headers["X-RateLimit-NearLimit"] = "true"
         return self._send(resp, post)
 
-    def _fault_response(self, fault: Fault, client: str) -> Response:
+    def _fault_response(self, fault: Fault, client: str, endpoint: str) -> Response:
         sim = self.server.sim
         status = fault.status
         headers: dict[str, str] = {}
+        scope = "*"
         if status == 429:
             body: dict[str, Any] = {"errorMessages": [RATE_LIMITED], "errors": {}, "status": 429}
-            headers = rate_limit_headers(sim.limiters[0].config.limit if sim.limiters else 100, fault.retry_after)
+            # a site-wide refusal unless the fault says it is a burst limit (then its scope is the endpoint)
+            reason = (fault.headers or {}).get("RateLimit-Reason", "jira-cost-based")
+            limit = sim.limiters[0].config.limit if sim.limiters else 100
+            headers = rate_limit_headers(limit, fault.retry_after, reason)
+            scope = endpoint if reason == "jira-burst-based" else "*"
         else:
             msg = fault.message or _FAULT_MESSAGES.get(status, "Request failed")
             body = {"errorMessages": [msg], "errors": {}}
             if status == 503 and fault.retry_after is not None:
                 headers["Retry-After"] = str(fault.retry_after)
         if status in (429, 503) and fault.retry_after is not None:
-            sim.request_log.told_retry_after(client, "*", fault.retry_after)
+            sim.request_log.told_retry_after(client, scope, fault.retry_after)
         headers.update(fault.headers or {})
         return Response(status, body, headers)
 

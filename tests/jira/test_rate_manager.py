@@ -110,7 +110,9 @@ def test_refusal_blocks_for_retry_after_and_learns_the_admitted_rate() -> None:
 
 def test_pacer_grows_back_and_stops_at_the_ceiling() -> None:
     p = Pacer(ceiling=10.0)
-    p.on_refused(now=1.0, sent_at=0.9, wait=None)
+    for i in range(10):
+        p.on_admitted(0.05 + i * 0.09)
+    assert p.on_refused(now=1.0, sent_at=0.9, wait=None)
     assert p.rate is not None and p.rate < 10.0
     learned = p.learned
     p.on_admitted(1.5)
@@ -260,3 +262,29 @@ def test_burst_limit_on_search_leaves_other_endpoints_alone(sim_factory: Callabl
 
 def test_endpoint_keys_match_the_manager_scopes() -> None:
     assert BOARD_ISSUES_SEARCH.key == SEARCH and BOARD_CONFIGURATION.key == CONFIG
+
+
+def test_a_low_budget_slows_the_site_until_an_endpoint_is_known_to_be_burst_limited() -> None:
+    m = RequestRateManager(max_in_flight=4)
+    low = read_signal(200, {"X-RateLimit-NearLimit": "true", "X-RateLimit-Limit": "10", "X-RateLimit-Remaining": "1"})
+    slot = m.acquire(endpoint=SEARCH)
+    assert slot is not None
+    m.release(slot, Feedback.NEAR_LIMIT, defer=0.0, signal=low)
+    assert m.rate_of(SITE) is not None  # no scope named: a site budget shows on every endpoint, so the site slows
+    slot = m.acquire(endpoint=SEARCH)
+    assert slot is not None
+    m.release(slot, Feedback.THROTTLED, defer=0.2, signal=read_signal(429, {"RateLimit-Reason": "jira-burst-based"}))
+    assert m.rate_of(SITE) is None  # the low budgets were search's own: the site gets its pace back
+    time.sleep(0.25)
+    slot = m.acquire(endpoint=SEARCH)
+    assert slot is not None
+    m.release(slot, Feedback.NEAR_LIMIT, defer=0.0, signal=low)
+    assert m.rate_of(SITE) is None and m.rate_of(SEARCH) is not None  # from now on search slows itself only
+
+
+def test_a_refusal_while_hardly_sending_only_blocks() -> None:
+    p = Pacer()
+    p.on_admitted(9.5)
+    p.on_admitted(9.8)  # two answers in the last second: another client spent the budget, not us
+    assert not p.on_refused(now=10.0, sent_at=9.9, wait=1.0)
+    assert p.learned is None and p.reserve(10.0) == 11.0
