@@ -47,6 +47,9 @@ CONCURRENT_REQUESTS = PropertyDescriptor(
 )
 
 
+COALESCE_S = 0.03  # boards finishing this close together share one state update and one commit
+
+
 @dataclass(frozen=True)
 class _Enriched:
     board: Mapping[str, Any]
@@ -98,6 +101,9 @@ class ListBoards(Processor):
             done, _ = wait(pending, timeout=None if block else 0, return_when=FIRST_COMPLETED)
             if not done:
                 return run
+            if block and len(done) < len(pending):
+                # gather what finishes in the next few ms too: each state update rewrites the run's state
+                done, _ = wait(pending, timeout=COALESCE_S)
             pending.difference_update(done)
             enriched = [f.result() for f in done]
             # one state update for them: what was refused, and the facts the fetchers need
