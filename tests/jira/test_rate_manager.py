@@ -288,3 +288,15 @@ def test_a_refusal_while_hardly_sending_only_blocks() -> None:
     p.on_admitted(9.8)  # two answers in the last second: another client spent the budget, not us
     assert not p.on_refused(now=10.0, sent_at=9.9, wait=1.0)
     assert p.learned is None and p.reserve(10.0) == 11.0
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-3", "inf"])
+def test_a_bad_max_requests_per_second_is_refused_naming_the_parameter(value: str) -> None:
+    from flowkit.engine import ConfigurationError, load_flow
+    from tests.jira.flowrun import FLOW
+
+    overrides = {"Jira API Token": "t", "Max Requests Per Second": value}
+    with pytest.raises(ConfigurationError, match="'Max Requests Per Second'"):
+        load_flow(FLOW, overrides=overrides, env={})
+    flow = load_flow(FLOW, overrides={"Jira API Token": "t", "Max Requests Per Second": "12.5"}, env={})
+    assert flow is not None
