@@ -86,9 +86,17 @@ class Connection:
             return any(e.penalized_until <= now for e in self._entries)
 
     def next_available_at(self) -> float | None:
-        """Monotonic time when the earliest penalty ends, if all queued FlowFiles are penalized."""
+        """Monotonic time when the earliest penalty ends, if all queued FlowFiles are penalized (a time not
+        after now otherwise; None when empty)."""
+        now = time.monotonic()
+        earliest: float | None = None
         with self._lock:
-            return min((e.penalized_until for e in self._entries), default=None)
+            for e in self._entries:
+                if e.penalized_until <= now:
+                    return e.penalized_until  # one is available: the scheduler loop called this for every queue
+                if earliest is None or e.penalized_until < earliest:  # and scanning a long queue cost it O(n)
+                    earliest = e.penalized_until
+        return earliest
 
     def is_full(self) -> bool:
         """Back pressure: the queue holds at least its object threshold."""

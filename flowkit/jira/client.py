@@ -56,6 +56,7 @@ from flowkit.jira.http import (
     validate_base_url,
 )
 from flowkit.jira.pagination import IssuesPaginator, Paginator, TokenPaginator, ValuesPaginator, iter_pages
+from flowkit.jira.rate_manager import RateSignal, RequestRateManager, read_signal
 from flowkit.jira.retry import Feedback, RateGate, RetryPolicy, compute_delay
 
 __all__ = [
@@ -478,16 +479,18 @@ class JiraClient:
         errors = 0  # retries spent from policy.max_retries
         throttles = 0  # retries spent from policy.max_throttle_retries
         while True:
-            slot = self.gate.acquire(self._stop)
+            slot = self.gate.acquire(self._stop, endpoint.key)
             if slot is None or self._closed:
                 if slot is not None:
                     self.gate.release(slot)
                 raise JiraError(f"{where}: the Jira client was closed", endpoint=where)
             try:
                 self._count(endpoint.key)
+                signal: RateSignal | None = None
                 try:
                     status, headers, body = self._send(method, url, params, json_body)
                     result = classify_response(status, headers, body, endpoint.errors)
+                    signal = read_signal(status, headers)
                 except _TRANSPORT_ERRORS as exc:
                     result = classify_exception(exc)
                     if result.outcome is Outcome.FATAL and isinstance(exc, requests.exceptions.SSLError):
@@ -496,10 +499,10 @@ class JiraClient:
                 outcome = result.outcome
                 if result.near_limit and policy.near_limit_pause > 0:
                     # proactive pacing: less than 20% of a budget is left, so slow down before the 429
-                    self.gate.release(slot, Feedback.NEAR_LIMIT, defer=policy.near_limit_pause)
+                    self.gate.release(slot, Feedback.NEAR_LIMIT, defer=policy.near_limit_pause, signal=signal)
                 elif outcome is not Outcome.RETRY:
                     # the server answered without throttling (2xx, or a 4xx it meant): one more request fits
-                    self.gate.release(slot, Feedback.SUCCESS)
+                    self.gate.release(slot, Feedback.SUCCESS, signal=signal)
                 elif not result.throttle:
                     self.gate.release(slot)  # resets, timeouts, plain 5xx say nothing about load
                 if outcome is Outcome.OK:
@@ -553,7 +556,7 @@ class JiraClient:
                     if result.throttle:
                         # we give up, but the other threads still honour the wait (and the window shrinks)
                         pause = retry_after if told_when and not too_long else None
-                        self.gate.release(slot, Feedback.THROTTLED, defer=pause)
+                        self.gate.release(slot, Feedback.THROTTLED, defer=pause, signal=signal)
                     raise JiraRetriesExhausted(
                         f"{where}: {why}; last error: {message}",
                         endpoint=where,
@@ -574,7 +577,11 @@ class JiraClient:
                     used + 1,
                     budget,
                     delay,
-                    " (all requests to this site paused)" if result.throttle else "",
+                    ""
+                    if not result.throttle
+                    else " (requests to this endpoint paused)"
+                    if signal is not None and signal.burst and isinstance(self.gate, RequestRateManager)
+                    else " (all requests to this site paused)",
                 )
                 if told_when:
                     throttles += 1
@@ -582,7 +589,7 @@ class JiraClient:
                     errors += 1
                 if result.throttle:
                     # move the gate and halve the window in one step, before anyone can take this slot
-                    self.gate.release(slot, Feedback.THROTTLED, defer=delay)
+                    self.gate.release(slot, Feedback.THROTTLED, defer=delay, signal=signal)
                 else:
                     self._sleep(delay)
             finally:

@@ -25,6 +25,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # rate_manager builds on this module
+    from flowkit.jira.rate_manager import RateSignal
 
 
 @dataclass(frozen=True)
@@ -302,8 +306,10 @@ class RateGate:
 
     # ------------------------------------------------------------------ the concurrency window
 
-    def acquire(self, cancel: threading.Event | None = None) -> Slot | None:
+    def acquire(self, cancel: threading.Event | None = None, endpoint: str | None = None) -> Slot | None:
         """Wait until the gate is open and a slot is free; take the slot. None when ``cancel`` was set.
+
+        ``endpoint`` ("METHOD /template") is for gates that pace per endpoint (the rate manager); ignored here.
 
         The gate is checked again under the lock when the slot is taken, so a thread that waited for a slot
         while another thread moved ``resume_at`` goes back to waiting for the gate.
@@ -323,9 +329,17 @@ class RateGate:
                         return Slot(window.epoch if window is not None else 0)
                     self._cond.wait(self._poll)
 
-    def release(self, slot: Slot, feedback: Feedback = Feedback.NEUTRAL, *, defer: float | None = None) -> None:
+    def release(
+        self,
+        slot: Slot,
+        feedback: Feedback = Feedback.NEUTRAL,
+        *,
+        defer: float | None = None,
+        signal: RateSignal | None = None,
+    ) -> None:
         """Give ``slot`` back after the answer and feed the window; ``defer`` also moves the gate, atomically
         (so no thread waiting for the slot can send before the pause is in place). Releasing twice is a no-op.
+        ``signal`` (the answer's rate-limit headers) is for the rate manager, which scopes by it; ignored here.
         """
         with self._cond:
             if slot.released:

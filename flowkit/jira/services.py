@@ -16,6 +16,7 @@ from flowkit.engine import (
 )
 from flowkit.jira import validators as jira_validators
 from flowkit.jira.client import JiraClient, parse_data_size, resolve_ca_bundle, validate_base_url
+from flowkit.jira.rate_manager import StandardAtlassianRequestRateManager
 from flowkit.jira.retry import RateGate, RetryPolicy
 from flowkit.jira.tables import SCHEMA
 
@@ -78,6 +79,12 @@ class JiraCloudClientService(ControllerService):
         default="128 MB",
         validator=jira_validators.from_parser(parse_data_size),
     )
+    RATE_MANAGER = PropertyDescriptor(
+        "Request Rate Manager",
+        "The site's shared request budget (StandardAtlassianRequestRateManager); blank: a private gate bounded"
+        " by Max Connections",
+        controller_service=StandardAtlassianRequestRateManager,
+    )
     properties = (
         ENVIRONMENT_URL,
         EMAIL,
@@ -90,10 +97,12 @@ class JiraCloudClientService(ControllerService):
         MAX_RETRY_DELAY,
         CA_BUNDLE,
         MAX_RESPONSE_SIZE,
+        RATE_MANAGER,
     )
 
     def __init__(self) -> None:
         self._client: JiraClient | None = None
+        self._rate_manager: StandardAtlassianRequestRateManager | None = None
         self.run_start_requests = 0
         self.run_start_retries = 0
         self.run_start_wait = 0.0
@@ -136,6 +145,11 @@ class JiraCloudClientService(ControllerService):
             ca = resolve_ca_bundle(ca_bundle)
         except ValueError as exc:  # e.g. $REQUESTS_CA_BUNDLE names a file that is gone
             raise ConfigurationError(f"'{self.CA_BUNDLE.name}': {exc}") from None
+        gate = RateGate()
+        self._rate_manager = None
+        if context.property(self.RATE_MANAGER).value:
+            self._rate_manager = context.property(self.RATE_MANAGER).as_service(StandardAtlassianRequestRateManager)
+            gate = self._rate_manager.manager
         self._client = JiraClient(
             validate_base_url(context.property(self.ENVIRONMENT_URL).value or ""),
             context.property(self.EMAIL).value or "",
@@ -144,7 +158,7 @@ class JiraCloudClientService(ControllerService):
             connect_timeout=context.property(self.CONNECT_TIMEOUT).as_seconds(),
             read_timeout=context.property(self.READ_TIMEOUT).as_seconds(),
             retry=retry,
-            gate=RateGate(),
+            gate=gate,
             ca_bundle=ca if isinstance(ca, str) else None,
             max_body_bytes=parse_data_size(context.property(self.MAX_RESPONSE_SIZE).value or "128 MB"),
         )
@@ -161,6 +175,11 @@ class JiraCloudClientService(ControllerService):
         if self._client is None:
             raise RuntimeError("JiraCloudClientService is not enabled")
         return self._client
+
+    @property
+    def rate_manager(self) -> StandardAtlassianRequestRateManager | None:
+        """The referenced request-rate manager service (None: the client has a private gate)."""
+        return self._rate_manager
 
 
 class WarehouseDestinationService(ControllerService):

@@ -55,7 +55,10 @@ def handle_admin(sim: JiraSimulator, method: str, path: str, query: dict[str, st
             return Response(200, {"ok": True})
         if route == ("POST", "rate_limit"):
             rate = args.pop("rate", None)
-            sim.set_rate_limit(rate, **args)
+            if args.pop("add", False) and rate is not None:
+                sim.add_rate_limit(rate, **args)
+            else:
+                sim.set_rate_limit(rate, **args)
             return Response(200, sim.describe())
         if route == ("POST", "latency"):
             sim.set_latency(float(args.get("ms", 0)))

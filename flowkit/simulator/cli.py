@@ -32,6 +32,8 @@ def simulator() -> None:
 @click.option("--latency-ms", default=0.0, show_default=True, help="Added latency per request.")
 @click.option("--rate-limit", type=float, default=None, help="Token-bucket requests/second per endpoint (off).")
 @click.option("--burst", default=0, help="Bucket size (default: the rate).")
+@click.option("--site-rate-limit", type=float, default=None, help="Token-bucket requests/second for the whole site.")
+@click.option("--site-burst", default=0, help="Site bucket size (default: the site rate).")
 @click.option("--page-cap", default=50, show_default=True, help="Cap on maxResults for the Agile lists.")
 @click.option("--oversized-value", is_flag=True, help="Add a board whose configuration exceeds 16 MB.")
 @click.option(
@@ -51,6 +53,8 @@ def jira(
     latency_ms: float,
     rate_limit: float | None,
     burst: int,
+    site_rate_limit: float | None,
+    site_burst: int,
     page_cap: int,
     oversized_value: bool,
     variants: tuple[str, ...],
@@ -61,6 +65,7 @@ def jira(
     Example:
         flowkit simulator jira --port 0 --boards 20 --issues-per-board 500 --latency-ms 20
         flowkit simulator jira --rate-limit 10 --burst 5
+        flowkit simulator jira --site-rate-limit 20 --rate-limit 10
         flowkit simulator jira --variant board-without-location --variant ids-as-strings
     """
     sim = JiraSimulator(
@@ -76,7 +81,9 @@ def jira(
         variants=variants,
     )
     if rate_limit is not None:
-        sim.set_rate_limit(rate_limit, burst)
+        sim.add_rate_limit(rate_limit, burst)
+    if site_rate_limit is not None:
+        sim.add_rate_limit(site_rate_limit, site_burst, per_endpoint=False)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

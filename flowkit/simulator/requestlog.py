@@ -48,6 +48,9 @@ class RequestLog:
             self.statuses: CallableCounter = CallableCounter()  # HTTP status -> responses (0: reset)
             self.total = 0
             self.early_retries = 0
+            self.in_flight = 0  # requests arrived and not yet answered
+            self.peak_in_flight = 0
+            self.finished: dict[str, float] = {}  # endpoint -> when its last answer left (monotonic)
             self.entries: deque[Entry] = deque(maxlen=self._keep)
             self._deadlines: dict[tuple[str, str], tuple[float, float]] = {}  # -> (sent at, deadline)
 
@@ -57,6 +60,8 @@ class RequestLog:
         with self._lock:
             self.counts[endpoint] += 1
             self.total += 1
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
             early = False
             for scope in ("*", endpoint):
                 sent, deadline = self._deadlines.get((client, scope), (0.0, 0.0))
@@ -73,6 +78,8 @@ class RequestLog:
 
     def done(self, entry: Entry) -> None:
         with self._lock:
+            self.in_flight -= 1
+            self.finished[entry.endpoint] = time.monotonic()
             self.statuses[entry.status] += 1
             self.entries.append(entry)
 
@@ -87,6 +94,7 @@ class RequestLog:
             return {
                 "total": self.total,
                 "early_retries": self.early_retries,
+                "peak_in_flight": self.peak_in_flight,
                 "counts": dict(self.counts),
                 "statuses": {str(k): v for k, v in self.statuses.items()},
             }

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from flowkit.simulator.api import BOARD_NOT_VIEWABLE, ApiError, Request, Response
+from flowkit.simulator.ratelimit import take_all
 from flowkit.simulator.requestlog import Entry
 
 if TYPE_CHECKING:
@@ -31,14 +32,15 @@ _FAULT_MESSAGES = {
 }
 
 
-def rate_limit_headers(limit: int, retry_after: int | None) -> dict[str, str]:
+def rate_limit_headers(limit: int, retry_after: int | None, reason: str = "jira-burst-based") -> dict[str, str]:
     headers = {
         "X-RateLimit-Limit": str(limit),
         "X-RateLimit-Remaining": "0",
-        "RateLimit-Reason": "jira-burst-based",
+        "RateLimit-Reason": reason,
     }
     if retry_after is not None:
-        reset = datetime.now(UTC) + timedelta(seconds=retry_after)
+        # Jira's format has minutes only: round up, so the reset is never before the real one
+        reset = datetime.now(UTC) + timedelta(seconds=retry_after + 59)
         headers["Retry-After"] = str(retry_after)
         headers["X-RateLimit-Reset"] = reset.strftime("%Y-%m-%dT%H:%MZ")
     return headers
@@ -126,17 +128,15 @@ class Handler(BaseHTTPRequestHandler):
             elif fault.kind in ("malformed", "truncated", "shape"):
                 post = fault.kind
             else:
-                return self._send(self._fault_response(fault, client))
-        decision = None
-        limiter = sim.limiter
-        if limiter is not None:
-            decision = limiter.take(endpoint)
-            if not decision.allowed:
-                ra = decision.retry_after if limiter.config.retry_after else None
-                if ra is not None:
-                    sim.request_log.told_retry_after(client, decision.scope, ra)
-                body = {"errorMessages": [RATE_LIMITED], "errors": {}, "status": 429}
-                return self._send(Response(429, body, rate_limit_headers(decision.limit, ra)))
+                return self._send(self._fault_response(fault, client, endpoint))
+        decision = take_all(sim.limiters, endpoint) if sim.limiters else None
+        if decision is not None and not decision.allowed:
+            config = next(lim.config for lim in sim.limiters if lim.config.applies(endpoint))
+            ra = decision.retry_after if config.retry_after else None
+            if ra is not None:
+                sim.request_log.told_retry_after(client, decision.scope, ra)
+            body = {"errorMessages": [RATE_LIMITED], "errors": {}, "status": 429}
+            return self._send(Response(429, body, rate_limit_headers(decision.limit, ra, decision.reason)))
         if not self._authorized():
             headers = {
                 "X-Seraph-LoginReason": "AUTHENTICATED_FAILED",
@@ -151,24 +151,32 @@ class Handler(BaseHTTPRequestHandler):
             resp = Response(200, fn(req))
         except ApiError as exc:
             resp = Response(exc.status, exc.body)
-        if decision is not None and decision.remaining < 0.2 * decision.limit:
-            resp.headers["X-RateLimit-NearLimit"] = "true"
+        if decision is not None:
+            resp.headers["X-RateLimit-Limit"] = str(decision.limit)
+            resp.headers["X-RateLimit-Remaining"] = str(decision.remaining)
+            if decision.remaining < 0.2 * decision.limit:
+                resp.headers["X-RateLimit-NearLimit"] = "true"
         return self._send(resp, post)
 
-    def _fault_response(self, fault: Fault, client: str) -> Response:
+    def _fault_response(self, fault: Fault, client: str, endpoint: str) -> Response:
         sim = self.server.sim
         status = fault.status
         headers: dict[str, str] = {}
+        scope = "*"
         if status == 429:
             body: dict[str, Any] = {"errorMessages": [RATE_LIMITED], "errors": {}, "status": 429}
-            headers = rate_limit_headers(sim.limiter.config.limit if sim.limiter else 100, fault.retry_after)
+            # a site-wide refusal unless the fault says it is a burst limit (then its scope is the endpoint)
+            reason = (fault.headers or {}).get("RateLimit-Reason", "jira-cost-based")
+            limit = sim.limiters[0].config.limit if sim.limiters else 100
+            headers = rate_limit_headers(limit, fault.retry_after, reason)
+            scope = endpoint if reason == "jira-burst-based" else "*"
         else:
             msg = fault.message or _FAULT_MESSAGES.get(status, "Request failed")
             body = {"errorMessages": [msg], "errors": {}}
             if status == 503 and fault.retry_after is not None:
                 headers["Retry-After"] = str(fault.retry_after)
         if status in (429, 503) and fault.retry_after is not None:
-            sim.request_log.told_retry_after(client, "*", fault.retry_after)
+            sim.request_log.told_retry_after(client, scope, fault.retry_after)
         headers.update(fault.headers or {})
         return Response(status, body, headers)
 

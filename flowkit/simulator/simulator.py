@@ -66,7 +66,7 @@ class JiraSimulator:
         self.api = JiraApi(self.data, page_cap)
         self.faults = FaultInjector(seed)
         self.request_log = RequestLog(grace_s=early_retry_grace_s)
-        self.limiter: RateLimiter | None = None
+        self.limiters: list[RateLimiter] = []  # a request must pass every one that applies to it
         if rate_limit is not None:
             self.set_rate_limit(rate_limit)
         self._server: SimServer | None = None
@@ -148,12 +148,32 @@ class JiraSimulator:
         per_endpoint: bool = True,
         retry_after: bool = True,
     ) -> None:
-        """Token bucket of ``rate`` req/s and size ``burst``; None switches rate limiting off."""
-        if rate is None:
-            self.limiter = None
-            return
-        cfg = rate if isinstance(rate, RateLimit) else RateLimit(float(rate), burst, per_endpoint, retry_after)
-        self.limiter = RateLimiter(cfg)
+        """Token bucket of ``rate`` req/s and size ``burst`` (replacing any limits); None switches them off."""
+        self.limiters = []
+        if rate is not None:
+            self.add_rate_limit(rate, burst, per_endpoint=per_endpoint, retry_after=retry_after)
+
+    def add_rate_limit(
+        self,
+        rate: RateLimit | float,
+        burst: int = 0,
+        *,
+        per_endpoint: bool = True,
+        retry_after: bool = True,
+        endpoint: str | None = None,
+    ) -> RateLimit:
+        """One more limit a request must pass, e.g. a site-wide bucket plus a burst limit on one endpoint
+        (``endpoint="POST /rest/api/3/search/jql"``)."""
+        cfg = (
+            rate if isinstance(rate, RateLimit) else RateLimit(float(rate), burst, per_endpoint, retry_after, endpoint)
+        )
+        self.limiters = [*self.limiters, RateLimiter(cfg)]
+        return cfg
+
+    @property
+    def limiter(self) -> RateLimiter | None:
+        """The first limiter (None when rate limiting is off)."""
+        return self.limiters[0] if self.limiters else None
 
     def add_fault(
         self,
@@ -204,6 +224,7 @@ class JiraSimulator:
             "issues": d.total_issues(),
             "page_cap": self.page_cap,
             "latency_ms": self.latency_ms,
-            "rate_limit": None if self.limiter is None else self.limiter.config.__dict__,
+            "rate_limit": None if not self.limiters else self.limiters[0].config.__dict__,
+            "rate_limits": [dict(lim.config.__dict__) for lim in self.limiters],
             "variants": sorted(d.variants),
         }

@@ -74,8 +74,10 @@ def test_bad_parameters_are_refused_in_one_line_naming_the_parameter(
 
 
 def test_a_429_storm_completes_exact_and_never_retries_early(tmp_path: Path, jira_sim_factory: Any) -> None:
-    # one site-wide bucket: 5 requests at once, then 10 per second; the flow sends far faster
+    # one site-wide bucket: 5 requests at once, then 10 per second; the rate manager paces from the first
+    # answers, so site-wide 429s with Retry-After are also injected: the storm must happen
     sim = jira_sim_factory(rate_limit=RateLimit(rate=10.0, burst=5, per_endpoint=False, retry_after=True))
+    sim.add_fault("status", status=429, rate=0.5, count=4, retry_after=1)
     db = tmp_path / "warehouse.db"
     report = run_once(fast_flow(tmp_path), tmp_path / "home", overrides_for(sim, db))
     assert report.exit_code == 0, report.bulletins

@@ -217,3 +217,28 @@ def test_fault_shape_serves_valid_json_whose_items_lost_their_ids(jira_sim: Jira
     assert broken["values"] and all("id" not in board for board in broken["values"])
     assert broken["total"] == len(broken["values"])  # the envelope itself is intact
     assert all("id" in board for board in get(jira_sim, BOARDS).json()["values"])  # count=1: the next is fine
+
+
+def test_site_wide_and_one_endpoint_limits_together(jira_sim: JiraSimulator) -> None:
+    """A site-wide bucket (``jira-cost-based``) and a burst limit on the search endpoint only."""
+    jira_sim.set_rate_limit(None)
+    jira_sim.add_rate_limit(0.5, burst=4, per_endpoint=False)
+    jira_sim.add_rate_limit(0.5, burst=1, endpoint="POST /rest/api/3/search/jql")
+    search = {"jql": "project = PLAT", "fields": ["key"]}
+    first = requests.post(jira_sim.url + "/rest/api/3/search/jql", json=search, auth=jira_sim.auth, timeout=10)
+    assert first.status_code == 200
+    assert first.headers["X-RateLimit-Limit"] == "1" and first.headers["X-RateLimit-Remaining"] == "0"
+    assert first.headers["X-RateLimit-NearLimit"] == "true"  # the tightest budget is reported
+    second = requests.post(jira_sim.url + "/rest/api/3/search/jql", json=search, auth=jira_sim.auth, timeout=10)
+    assert second.status_code == 429 and second.headers["RateLimit-Reason"] == "jira-burst-based"
+    ok = get(jira_sim, BOARDS)  # another endpoint: only the site bucket applies (1 of 4 used by search... and 429)
+    assert ok.status_code == 200 and ok.headers["X-RateLimit-Limit"] == "4"
+    assert "X-RateLimit-NearLimit" not in ok.headers
+    statuses = [get(jira_sim, BOARDS).status_code for _ in range(3)]
+    assert statuses[-1] == 429
+    refused = get(jira_sim, BOARDS)
+    assert refused.status_code == 429 and refused.headers["RateLimit-Reason"] == "jira-cost-based"
+    assert int(refused.headers["Retry-After"]) >= 1
+    reset = datetime.strptime(refused.headers["X-RateLimit-Reset"], "%Y-%m-%dT%H:%MZ").replace(tzinfo=UTC)
+    assert reset >= datetime.now(UTC).replace(second=0, microsecond=0)  # rounded up, never before the reset
+    assert [r["endpoint"] for r in jira_sim.describe()["rate_limits"]] == [None, "POST /rest/api/3/search/jql"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +47,9 @@ CONCURRENT_REQUESTS = PropertyDescriptor(
 )
 
 
+COALESCE_S = 0.03  # boards finishing this close together share one state update and one commit
+
+
 @dataclass(frozen=True)
 class _Enriched:
     board: Mapping[str, Any]
@@ -61,8 +64,9 @@ class ListBoards(Processor):
     """Pages GET /rest/agile/1.0/board, enriches each board, emits a BOARD row and a board FlowFile.
 
     Relationships: `journal` gets one BOARD record batch per board (for PutJournal); `success`
-    gets one FlowFile per board for the Fetch* processors. The session is committed after each
-    page of boards, so fetching starts while listing goes on. When a resumed run already has the
+    gets one FlowFile per board for the Fetch* processors. The session is committed as soon as boards
+    are enriched (whatever finished together: one state update and one commit), so fetching starts while
+    listing and enriching go on. When a resumed run already has the
     complete board list and every BOARD row, no board call is made at all.
     """
 
@@ -86,27 +90,50 @@ class ListBoards(Processor):
         listed: list[int] = []
         complete = False
         unusable = 0  # list items without a usable id: the list cannot be trusted to delete boards
+        pending: set[Future[_Enriched]] = set()
+
+        def settle(run: RunState, block: bool) -> RunState:
+            """Send on every board whose configuration and filter are known (waiting for one when ``block``):
+            one state update and one commit for what finished together, so a board goes downstream as soon
+            as it is enriched, not when its whole page is."""
+            if not pending:
+                return run
+            done, _ = wait(pending, timeout=None if block else 0, return_when=FIRST_COMPLETED)
+            if not done:
+                return run
+            if block and len(done) < len(pending):
+                # gather what finishes in the next few ms too: each state update rewrites the run's state
+                done, _ = wait(pending, timeout=COALESCE_S)
+            pending.difference_update(done)
+            enriched = [f.result() for f in done]
+            # one state update for them: what was refused, and the facts the fetchers need
+            run = state.update(run.run_id, functools.partial(_record_page, enriched)) or run
+            for item in enriched:
+                self._emit(context, session, run, item)
+            session.commit()  # these boards go downstream now
+            return run
+
         try:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ListBoards") as pool:
                 filters = _FilterCache(client_service.client)
-                for raw_page in client_service.client.iter_board_pages():
-                    page, bad = _with_int_ids(raw_page)
-                    if bad:
-                        unusable += len(bad)
-                        context.logger.error(
-                            "the board list holds %d item(s) without a usable id (first: %s); "
-                            "no board will be deleted by this run",
-                            len(bad),
-                            bad[0],
-                        )
-                    enrich = functools.partial(_enrich, client_service.client, filters, run)
-                    enriched = list(pool.map(enrich, page))
-                    listed.extend(int(item.board["id"]) for item in enriched)
-                    # one state update for the page: what was refused, and the facts the fetchers need
-                    run = state.update(run.run_id, functools.partial(_record_page, enriched)) or run
-                    for item in enriched:
-                        self._emit(context, session, run, item)
-                    session.commit()  # boards of this page go downstream now
+                enrich = functools.partial(_enrich, client_service.client, filters, run)
+                try:
+                    for raw_page in client_service.client.iter_board_pages():
+                        page, bad = _with_int_ids(raw_page)
+                        if bad:
+                            unusable += len(bad)
+                            context.logger.error(
+                                "the board list holds %d item(s) without a usable id (first: %s); "
+                                "no board will be deleted by this run",
+                                len(bad),
+                                bad[0],
+                            )
+                        listed.extend(int(board["id"]) for board in page)
+                        pending.update(pool.submit(enrich, board) for board in page)
+                        run = settle(run, block=False)  # the next page is asked for while this one is enriched
+                finally:
+                    while pending:  # also after a failed page: the boards already listed are finished
+                        run = settle(run, block=True)
             complete = unusable == 0
         except JiraAuthError as exc:
             raise ConfigurationError(f"Jira refused the credentials while listing boards ({exc})") from exc
