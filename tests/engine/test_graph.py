@@ -63,7 +63,7 @@ def test_mermaid_of_the_jira_flow_shows_everything_an_operator_needs() -> None:
     assert "type VerifyConnection<br/>run schedule 10 mins, 1 task" in labels["VerifyConnection"]
     assert "run schedule 1 min (#35;{Merge Interval}), 1 task" in labels["MergeTables"]
     assert "auto-terminated: success" in labels["MergeTables"]
-    assert "4 tasks" in labels["FetchBoardIssues"]
+    assert "8 tasks" in labels["FetchBoardIssues"]
     assert labels["Warehouse"].endswith("used by: PutJournal, MergeTables")
     assert "type StandardJiraIngestionStateService" in labels["Ingestion State"]
     assert "Jira API Token = (sensitive)" in labels["Jira Cloud (Agile) Source Parameters"]
@@ -72,7 +72,8 @@ def test_mermaid_of_the_jira_flow_shows_everything_an_operator_needs() -> None:
     shown = {(names[s], label, names[d]) for s, label, d in edges}
     assert ("FetchBoardIssues", "success<br/>back pressure 8", "PutJournal") in shown
     assert ("ListBoards", "journal<br/>back pressure 10,000", "PutJournal") in shown
-    assert len(edges) == 9
+    assert ("Jira Client", "uses", "Jira Request Rate Manager") in shown  # a service's dependency
+    assert len(edges) == 10
 
 
 def test_special_characters_are_escaped_in_both_formats(tmp_path: Path) -> None:
