@@ -261,11 +261,13 @@ def run(
 
 
 def _canvas(
-    flow: Path, loaded: Flow, keep: int, host: str, port: int, token: str | None, echo: Callable[[str], None]
+    flow: Path, loaded: Flow | None, keep: int, host: str, port: int, token: str | None, echo: Callable[[str], None]
 ) -> CanvasServer:
+    """The canvas of `flow`, serving; `loaded` None: it only watches (no parameters, no Run now)."""
     from flowkit.web import CanvasServer, RunControl
 
-    control = RunControl(flowkit_home(), loaded.flow_id, loaded, keep_runs=keep, on_finished=echo)
+    flow_id = loaded.flow_id if loaded is not None else flow_id_of(flow)
+    control = RunControl(flowkit_home(), flow_id, loaded, keep_runs=keep, on_finished=echo)
     try:
         server = CanvasServer(flow, flowkit_home(), control, host=host, port=port, token=token, flow=loaded)
     except OSError as exc:
@@ -308,8 +310,19 @@ def _start_canvas(
 @click.argument("flow", type=click.Path(path_type=Path))
 @_parameter_options
 @_ui_options("--host", "--port", "--token")
+@click.option(
+    "--watch-only",
+    is_flag=True,
+    help="Only watch runs of other processes: the flow's parameters (and secrets) are not needed; no Run now.",
+)
 def ui(
-    flow: Path, overrides: tuple[str, ...], parameters_file: Path | None, host: str, port: int, token: str | None
+    flow: Path,
+    overrides: tuple[str, ...],
+    parameters_file: Path | None,
+    host: str,
+    port: int,
+    token: str | None,
+    watch_only: bool,
 ) -> None:
     """Serve the flow's canvas in a browser until Ctrl+C: the graph with live counts, bulletins, run history.
 
@@ -318,18 +331,22 @@ def ui(
     Run now (one --once pass; refused while the flow runs), Stop, Clear state (refused while the
     flow runs). It listens on 127.0.0.1 unless told otherwise; any other address needs an access
     token (--token, or one generated and printed once). The first line on stdout is the URL.
+    With --watch-only it needs no parameter value or secret (the canvas has no Run now).
 
     \b
     Example:
         flowkit ui flows/example.yaml
         flowkit ui flows/example.yaml --host 127.0.0.1 -p "Greeting=hi"
+        flowkit ui flows/jira_agile.yaml --watch-only
 
     \b
     Against your site (with JIRA_API_TOKEN exported):
         flowkit ui flows/jira_agile.yaml -p "Environment URL=https://<you>.atlassian.net" -p "Jira Email=<you>"
     """
     with _one_line_errors():
-        loaded = _load(flow, overrides, parameters_file)
+        if watch_only and (overrides or parameters_file):
+            raise ConfigurationError("--watch-only: -p / --parameters are for runs started from the canvas")
+        loaded = None if watch_only else _load(flow, overrides, parameters_file)
         keep = _keep_runs()
 
         def echo(line: str) -> None:

@@ -72,3 +72,38 @@ def test_a_given_token_is_never_printed(tmp_path: Path) -> None:
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=20)
     assert "given-token-123456" not in out + err
+
+
+def test_watch_only_needs_no_secret_and_has_no_run_now(tmp_path: Path) -> None:
+    env = {**os.environ, "FLOWKIT_HOME": str(tmp_path)}
+    env.pop("JIRA_API_TOKEN", None)
+    flow = EXAMPLE.parent / "jira_agile.yaml"
+    command = [sys.executable, "-m", "flowkit.cli", "ui", str(flow), "--watch-only"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        url = re.search(r"listening on (http://127\.0\.0\.1:\d+/)", first)
+        assert url, first
+        page = requests.get(url.group(1), timeout=5).text
+        csrf = re.search(r'name="flowkit-csrf" content="([^"]+)"', page)
+        assert csrf
+        headers = {"X-Flowkit-CSRF": csrf.group(1), "Content-Type": "application/json"}
+        refused = requests.post(url.group(1) + "api/actions/run", headers=headers, data="{}", timeout=5)
+        assert refused.status_code == 409 and "only watches" in refused.json()["message"]
+        shown = requests.get(url.group(1) + "api/flow", timeout=5).json()["parameters"]
+        assert {p["name"]: p["value"] for p in shown}["Jira API Token"] == "***"
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=20)
+    assert process.returncode == 0
+
+
+def test_watch_only_takes_no_parameters(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["ui", str(EXAMPLE), "--watch-only", "-p", "Greeting=hi"], env={"FLOWKIT_HOME": str(tmp_path)}
+    )
+    assert result.exit_code == 2
+    assert (
+        result.output.strip() == "flowkit: error: --watch-only: -p / --parameters are for runs started from the canvas"
+    )
