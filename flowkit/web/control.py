@@ -160,7 +160,7 @@ class RunControl:
         holder = RunLock.holder(self.home, self.flow_id)
         if holder is None:
             raise ActionRefused(f"flow '{self.flow_id}' is not running")
-        if not holder:
+        if not holder or holder == os.getpid():  # never signal ourselves: a run of ours is stopped above
             raise ActionRefused(f"flow '{self.flow_id}' is running but its pid is unknown; stop it where it runs")
         try:
             os.kill(holder, signal.SIGTERM)

@@ -167,7 +167,9 @@ def test_clear_state_is_refused_mid_run_with_the_cli_message(page: Any, ui_proce
     page.wait_for_selector('#runs tbody tr[data-run="1"] td.outcome-interrupted', timeout=30_000)
 
 
-def test_the_canvas_watches_a_run_of_another_process(page: Any, tmp_path: Path, jira_sim_factory: Any) -> None:
+def test_the_canvas_watches_and_stops_a_run_of_another_process(
+    page: Any, tmp_path: Path, jira_sim_factory: Any
+) -> None:
     sim = jira_sim_factory(**SLOW)
     home = tmp_path / "home"
     flow = slow_flow(tmp_path)
@@ -184,9 +186,13 @@ def test_the_canvas_watches_a_run_of_another_process(page: Any, tmp_path: Path, 
         page.click("#clear-state")
         page.wait_for_selector("#message.refused")
         assert "cannot clear the state of flow" in page.text_content("#message")
-        assert process.wait(timeout=60) == 0
-        page.wait_for_selector('#runs tbody tr[data-run="1"] td.outcome-succeeded')
-        assert page.locator("#phase").text_content() == "done"
+        page.click("#stop")  # another process's run: SIGTERM, as `kill` would
+        page.wait_for_selector("#message.done")
+        assert page.text_content("#message").startswith(
+            f"sent SIGTERM to flow 'atlassian-jira-cloud-agile' (pid {process.pid})"
+        )
+        assert process.wait(timeout=60) == 1  # an interrupted --once run
+        page.wait_for_selector('#runs tbody tr[data-run="1"] td.outcome-interrupted')
     finally:
         if process.poll() is None:
             process.kill()
