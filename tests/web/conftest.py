@@ -29,7 +29,7 @@ CHROMIUM_FLAGS = [
 def chromium_path() -> str | None:
     explicit = os.environ.get("FLOWKIT_CHROMIUM")
     if explicit:
-        return explicit
+        return explicit if Path(explicit).exists() else None
     for candidate in ("/usr/bin/chromium", "/usr/bin/chromium-browser"):
         if Path(candidate).exists():
             return candidate
@@ -46,7 +46,7 @@ def _unavailable(reason: str) -> None:
 def browser() -> Iterator[Any]:
     executable = chromium_path()
     if executable is None:
-        _unavailable("no Chromium found at /usr/bin/chromium")
+        _unavailable(f"no Chromium found at {os.environ.get('FLOWKIT_CHROMIUM') or '/usr/bin/chromium'}")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
