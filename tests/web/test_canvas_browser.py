@@ -170,7 +170,9 @@ def test_clear_state_is_refused_mid_run_with_the_cli_message(page: Any, ui_proce
 def test_the_canvas_watches_and_stops_a_run_of_another_process(
     page: Any, tmp_path: Path, jira_sim_factory: Any
 ) -> None:
-    sim = jira_sim_factory(**SLOW)
+    # slower still (about 10 s unstopped): the other process's counts reach the canvas through the
+    # run history, refreshed every 2 s, and the run must still be going when the page acts on it
+    sim = jira_sim_factory(latency_ms=400, boards=16)
     home = tmp_path / "home"
     flow = slow_flow(tmp_path)
     control = RunControl(home, "atlassian-jira-cloud-agile", None)
@@ -180,12 +182,13 @@ def test_the_canvas_watches_and_stops_a_run_of_another_process(
     try:
         page.goto(server.url)
         page.wait_for_selector("#run-state.running", timeout=30_000)
-        page.wait_for_function(
-            '() => Number(document.querySelector(\'[data-processor="ListBoards"] [data-field="out"]\').textContent) > 0'
-        )
         page.click("#clear-state")
         page.wait_for_selector("#message.refused")
         assert "cannot clear the state of flow" in page.text_content("#message")
+        assert process.poll() is None, "the run ended before the page could act on it"
+        page.wait_for_function(  # the other process's counts, without reloading
+            '() => Number(document.querySelector(\'[data-processor="ListBoards"] [data-field="out"]\').textContent) > 0'
+        )
         page.click("#stop")  # another process's run: SIGTERM, as `kill` would
         page.wait_for_selector("#message.done")
         assert page.text_content("#message").startswith(
