@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequenc
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich import box
@@ -35,8 +35,12 @@ from flowkit.engine import (
 )
 from flowkit.engine.graph import FORMATS, RENDERED, describe, render, to_dot, to_mermaid
 from flowkit.engine.history import keep_runs_from_env, status_document
+from flowkit.engine.status import FlowStatus
 from flowkit.engine.verification import Outcome, verify_flow
 from flowkit.terminal import Progress, Redactor, summary_document
+
+if TYPE_CHECKING:
+    from flowkit.web import CanvasServer
 
 F = TypeVar("F", bound=Callable[..., Any])
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -81,6 +85,32 @@ def _parameter_options(command: F) -> F:
     )(command)
 
 
+def _ui_options(host_flag: str, port_flag: str, token_flag: str) -> Callable[[F], F]:
+    """--host / --port / --token of the canvas (named --ui-host ... on `run`)."""
+
+    def decorate(command: F) -> F:
+        command = click.option(
+            token_flag,
+            "token",
+            envvar="FLOWKIT_UI_TOKEN",
+            metavar="TOKEN",
+            help="Access token of the canvas (env FLOWKIT_UI_TOKEN); required on a non-loopback host, "
+            "generated and printed once when not given.",
+        )(command)
+        command = click.option(
+            port_flag, "port", type=click.IntRange(0, 65535), default=0, show_default=True, help="0: a free port."
+        )(command)
+        return click.option(
+            host_flag,
+            "host",
+            default="127.0.0.1",
+            show_default=True,
+            help="Address to listen on; any other than 127.0.0.1 / ::1 / localhost needs the access token.",
+        )(command)
+
+    return decorate
+
+
 def _load(flow: Path, overrides: Sequence[str], parameters_file: Path | None) -> Flow:
     values = dict(parse_override(text) for text in overrides)
     return load_flow(flow, overrides=values, parameters_file=parameters_file)
@@ -104,6 +134,7 @@ def cli(log_level: str) -> None:
         flowkit run flows/example.yaml --once -p "Greeting=hi"
         flowkit status flows/example.yaml
         flowkit graph flows/jira_agile.yaml
+        flowkit ui flows/example.yaml
         flowkit state show flows/example.yaml
     """
     level = getattr(logging, log_level.upper())
@@ -132,6 +163,10 @@ def cli(log_level: str) -> None:
     metavar="SECONDS",
     help="How often a progress line is written when stderr is not a terminal (or with --log-format json).",
 )
+@click.option(
+    "--ui", "with_ui", is_flag=True, help="Also serve the flow's canvas (as `flowkit ui`) while this run works."
+)
+@_ui_options("--ui-host", "--ui-port", "--ui-token")
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -142,13 +177,18 @@ def run(
     quiet: bool,
     log_format: str,
     progress_interval: float,
+    with_ui: bool,
+    host: str,
+    port: int,
+    token: str | None,
 ) -> None:
     """Run a flow until SIGINT/SIGTERM, or one full pass with --once.
 
     While it runs, a terminal shows live progress (per processor in / out / queued, and what the
     flow's components report: phase, boards done of total, Jira requests, rate-limit waits);
     when stderr is not a terminal a progress line is written every --progress-interval seconds.
-    Every run is recorded in the run history (`flowkit status`).
+    Every run is recorded in the run history (`flowkit status`). With --ui the flow's canvas is
+    served while the run works (its URL on stderr; its Stop button does what Ctrl+C does).
 
     Exit codes: 0 success, 1 the run completed with errors (ERROR bulletins) or was
     interrupted during --once, 2 configuration or usage error (one line on stderr), or the
@@ -159,6 +199,7 @@ def run(
         flowkit run flows/example.yaml --once
         flowkit run flows/example.yaml --once -p "Greeting=hi" --log-format json
         flowkit run flows/example.yaml --once --quiet
+        flowkit run flows/example.yaml --once --ui --quiet
     """
     json_mode = log_format == "json"
     with _one_line_errors(json_mode):
@@ -180,6 +221,17 @@ def run(
                 )
             progress.start()
 
+        canvas = None
+        if with_ui:
+            canvas = _start_canvas(flow, loaded, keep, host, port, token, stop, progress.event if json_mode else None)
+        listeners = [progress.update] if progress.wants_status else []
+        if canvas is not None:
+            listeners.append(canvas.control.update)
+
+        def on_status(status: FlowStatus) -> None:
+            for listener in listeners:
+                listener(status)
+
         final = None
         try:
             with _stop_on_signals(stop):
@@ -189,13 +241,16 @@ def run(
                     home=flowkit_home(),
                     stop=stop,
                     on_started=announce,
-                    on_status=progress.update if progress.wants_status else None,
-                    status_interval=progress.interval,
+                    on_status=on_status if listeners else None,
+                    status_interval=min(progress.interval, 0.5) if canvas is not None else progress.interval,
                     keep_runs=keep,
                 )
             final = report.status
         finally:
             progress.stop(final)
+            if canvas is not None:
+                canvas.control.detach()
+                canvas.stop()
     if quiet:
         pass
     elif json_mode:
@@ -203,6 +258,111 @@ def run(
     else:
         print_summary(report)
     ctx.exit(report.exit_code)
+
+
+def _canvas(
+    flow: Path, loaded: Flow | None, keep: int, host: str, port: int, token: str | None, echo: Callable[[str], None]
+) -> CanvasServer:
+    """The canvas of `flow`, serving; `loaded` None: it only watches (no parameters, no Run now)."""
+    from flowkit.web import CanvasServer, RunControl
+
+    flow_id = loaded.flow_id if loaded is not None else flow_id_of(flow)
+    control = RunControl(flowkit_home(), flow_id, loaded, keep_runs=keep, on_finished=echo)
+    try:
+        server = CanvasServer(flow, flowkit_home(), control, host=host, port=port, token=token, flow=loaded)
+    except OSError as exc:
+        raise ConfigurationError(f"--host {host} --port {port}: cannot listen there ({exc.strerror})") from None
+    return server.start()
+
+
+def _announce_canvas(server: CanvasServer, echo: Callable[[str], None]) -> None:
+    echo(f"flowkit ui: listening on {server.url} (flow '{server.flow_id}'); Ctrl+C stops it")
+    if server.token is not None and server.generated_token:
+        # shown once, here only: it is the key to the canvas
+        echo(f"flowkit ui: access token generated; open {server.access_url}")
+
+
+def _start_canvas(
+    flow: Path,
+    loaded: Flow,
+    keep: int,
+    host: str,
+    port: int,
+    token: str | None,
+    stop: threading.Event,
+    json_event: Callable[[dict[str, Any]], None] | None,
+) -> CanvasServer:
+    """`run --ui`: the canvas of this run; its lines go to stderr (as JSON events with --log-format json)."""
+
+    def echo(line: str) -> None:
+        if json_event is not None:
+            json_event({"event": "ui", "message": line})
+        else:
+            click.echo(line, err=True)
+
+    server = _canvas(flow, loaded, keep, host, port, token, echo)
+    server.control.attach(stop)
+    _announce_canvas(server, echo)
+    return server
+
+
+@cli.command()
+@click.argument("flow", type=click.Path(path_type=Path))
+@_parameter_options
+@_ui_options("--host", "--port", "--token")
+@click.option(
+    "--watch-only",
+    is_flag=True,
+    help="Only watch runs of other processes: the flow's parameters (and secrets) are not needed; no Run now.",
+)
+def ui(
+    flow: Path,
+    overrides: tuple[str, ...],
+    parameters_file: Path | None,
+    host: str,
+    port: int,
+    token: str | None,
+    watch_only: bool,
+) -> None:
+    """Serve the flow's canvas in a browser until Ctrl+C: the graph with live counts, bulletins, run history.
+
+    The canvas shows runs of this flow whether they run here (its Run now button) or in another
+    `flowkit run` on this machine (it reads $FLOWKIT_HOME). Its actions follow the CLI's rules:
+    Run now (one --once pass; refused while the flow runs), Stop, Clear state (refused while the
+    flow runs). It listens on 127.0.0.1 unless told otherwise; any other address needs an access
+    token (--token, or one generated and printed once). The first line on stdout is the URL.
+    With --watch-only it needs no parameter value or secret (the canvas has no Run now).
+
+    \b
+    Example:
+        flowkit ui flows/example.yaml
+        flowkit ui flows/example.yaml --host 127.0.0.1 -p "Greeting=hi"
+        flowkit ui flows/jira_agile.yaml --watch-only
+
+    \b
+    Against your site (with JIRA_API_TOKEN exported):
+        flowkit ui flows/jira_agile.yaml -p "Environment URL=https://<you>.atlassian.net" -p "Jira Email=<you>"
+    """
+    with _one_line_errors():
+        if watch_only and (overrides or parameters_file):
+            raise ConfigurationError("--watch-only: -p / --parameters are for runs started from the canvas")
+        loaded = None if watch_only else _load(flow, overrides, parameters_file)
+        keep = _keep_runs()
+
+        def echo(line: str) -> None:
+            click.echo(line)
+
+        server = _canvas(flow, loaded, keep, host, port, token, echo)
+    _announce_canvas(server, echo)
+    stop = threading.Event()
+    try:
+        with _stop_on_signals(stop):
+            while not stop.wait(0.5):
+                pass
+    finally:
+        echo("flowkit ui: stopping")
+        server.control.shutdown()
+        server.stop()
 
 
 def _keep_runs() -> int:

@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from flowkit.cli import cli
 
 REPO = Path(__file__).resolve().parents[1]
-SERVES = ("flowkit simulator jira",)  # commands that run until stopped
+SERVES = ("flowkit simulator jira", "flowkit ui")  # commands that run until stopped
 
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Command]]:
