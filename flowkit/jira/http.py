@@ -127,7 +127,7 @@ def read_bounded(response: requests.Response, limit: int, where: str) -> bytes:
     A ``Content-Length`` over the limit is refused before reading anything; otherwise the body is read
     in chunks and refused as soon as it passes the limit (this also bounds what gzip expands to).
     """
-    declared = _header(response.headers, "Content-Length")
+    declared = header(response.headers, "Content-Length")
     if declared is not None and declared.strip().isdigit() and int(declared) > limit:
         raise JiraResponseTooLarge(
             f"{where}: the answer is {_mib(int(declared))} (Content-Length), more than the "
@@ -188,7 +188,7 @@ class Classification:
         return self.outcome is Outcome.OK
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
+def header(headers: Mapping[str, str], name: str) -> str | None:
     """Case-insensitive header lookup that works for plain dicts and requests' CaseInsensitiveDict."""
     value = headers.get(name)
     if value is not None:
@@ -206,7 +206,7 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     Only the delta-seconds form is understood (that is what Jira sends); negative or unparsable -> None.
     """
     for name in ("Retry-After", "Beta-Retry-After"):
-        raw = _header(headers, name)
+        raw = header(headers, name)
         if raw is None:
             continue
         try:
@@ -261,7 +261,7 @@ _DENIED_REASON = re.compile(r"[^A-Za-z0-9_;:=/.?&%+, -]")
 
 def denied_reason(headers: Mapping[str, str]) -> str | None:
     """``X-Authentication-Denied-Reason`` (e.g. ``CAPTCHA_CHALLENGE; login-url=...``), sanitised, or None."""
-    raw = _header(headers, "X-Authentication-Denied-Reason")
+    raw = header(headers, "X-Authentication-Denied-Reason")
     if not raw or not raw.strip():
         return None
     return _DENIED_REASON.sub("", raw.strip())[:200] or None
@@ -278,7 +278,7 @@ def _auth_message(status: int, headers: Mapping[str, str]) -> str:
         )
         return f"Jira denied the login (HTTP {status}, X-Authentication-Denied-Reason: {denied}): {hint}"
     if status == 401:
-        reason = _header(headers, "X-Seraph-LoginReason")
+        reason = header(headers, "X-Seraph-LoginReason")
         extra = ""
         if reason and re.fullmatch(r"[A-Za-z_,]{1,64}", reason):
             extra = f" ({reason})"
@@ -309,7 +309,7 @@ def classify_response(
     """
     retry_after = parse_retry_after(headers)
     if 200 <= status < 300:
-        near = (_header(headers, "X-RateLimit-NearLimit") or "").strip().lower() == "true"
+        near = (header(headers, "X-RateLimit-NearLimit") or "").strip().lower() == "true"
         if status == 204:
             return Classification(Outcome.OK, "no content", status=status, near_limit=near)
         if not body_text.strip():
@@ -348,7 +348,7 @@ def classify_response(
             error_messages=messages,
         )
     if status == 400:
-        if error_body is None and text.strip() and "json" in (_header(headers, "Content-Type") or "").lower():
+        if error_body is None and text.strip() and "json" in (header(headers, "Content-Type") or "").lower():
             # A JSON error body that does not parse was damaged in transit: we cannot tell what Jira said
             # (it may be the "no sprints" answer), so ask again.
             return Classification(Outcome.RETRY, "HTTP 400 with malformed or truncated JSON", status=status)
@@ -364,7 +364,7 @@ def classify_response(
             error_messages=messages,
         )
     if 300 <= status < 400:
-        location = _header(headers, "Location") or ""
+        location = header(headers, "Location") or ""
         try:
             host = urlsplit(location).hostname or ""
         except ValueError:

@@ -31,22 +31,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from flowkit.engine import ConfigurationContext, ControllerService, PropertyDescriptor, validators
+from flowkit.jira.http import header
 from flowkit.jira.retry import Feedback, RateGate, Slot
 
 SITE = "*"  # the scope of a site-wide limit
 BURST_REASON = "jira-burst-based"
 QUOTA_REASONS = ("jira-quota-tenant-based", "jira-quota-global-based", "jira-quota-based")
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is not None:
-        return value
-    lname = name.lower()
-    for key, val in headers.items():
-        if key.lower() == lname:
-            return val
-    return None
 
 
 def _number(raw: str | None) -> float | None:
@@ -136,19 +126,19 @@ class RateSignal:
 def read_signal(status: int | None, headers: Mapping[str, str], now: datetime | None = None) -> RateSignal:
     """Pure: the rate-limit headers of one answer (``now`` is the wall clock, for ``X-RateLimit-Reset``)."""
     now = now if now is not None else datetime.now(UTC)
-    retry_after = _number(_header(headers, "Retry-After"))
+    retry_after = _number(header(headers, "Retry-After"))
     if retry_after is None:
-        retry_after = _number(_header(headers, "Beta-Retry-After"))
-    remaining = _number(_header(headers, "X-RateLimit-Remaining"))
-    limit = _number(_header(headers, "X-RateLimit-Limit"))
-    reason = _header(headers, "RateLimit-Reason") or _header(headers, "X-RateLimit-Reason")
+        retry_after = _number(header(headers, "Beta-Retry-After"))
+    remaining = _number(header(headers, "X-RateLimit-Remaining"))
+    limit = _number(header(headers, "X-RateLimit-Limit"))
+    reason = header(headers, "RateLimit-Reason") or header(headers, "X-RateLimit-Reason")
     return RateSignal(
         status=status,
         retry_after=retry_after,
         remaining=int(remaining) if remaining is not None else None,
         limit=int(limit) if limit is not None else None,
-        reset_in=parse_reset(_header(headers, "X-RateLimit-Reset"), now),
-        near_limit=(_header(headers, "X-RateLimit-NearLimit") or "").strip().lower() == "true",
+        reset_in=parse_reset(header(headers, "X-RateLimit-Reset"), now),
+        near_limit=(header(headers, "X-RateLimit-NearLimit") or "").strip().lower() == "true",
         reason=reason.strip() if reason else None,
     )
 
