@@ -225,8 +225,7 @@ def to_mermaid(picture: FlowPicture) -> str:
     if picture.services:
         out.append('  subgraph cs["Controller services"]')
         for s in picture.services:
-            lines = [s.name, f"type {s.type}", "used by: " + (", ".join(s.used_by) or "nothing")]
-            out.append(f"    {sid[s.name]}[({_mm_label(lines)})]")
+            out.append(f"    {sid[s.name]}[({_mm_label(_service_lines(s))})]")
         for s in picture.services:
             for dependency in s.depends_on:
                 out.append(f"    {sid[s.name]} -.->|uses| {sid[dependency]}")
@@ -234,13 +233,23 @@ def to_mermaid(picture: FlowPicture) -> str:
     if picture.parameters:
         title = "Parameter context: " + (picture.parameter_context or "")
         out.append(f'  subgraph pc["{_mm(title)}"]')
-        by_context: dict[str, list[str]] = {}
-        for line in picture.parameters:
-            by_context.setdefault(line.context, []).append(f"{line.name} = {line.shown}")
-        for i, (context, lines) in enumerate(by_context.items()):
+        for i, (context, lines) in enumerate(_parameters_by_context(picture).items()):
             out.append(f"    c{i}[{_mm_label([context, *lines])}]")
         out.append("  end")
     return "\n".join(out) + "\n"
+
+
+def _service_lines(service: ServiceBox) -> list[str]:
+    """The lines of a controller service's box, in both formats."""
+    return [service.name, f"type {service.type}", "used by: " + (", ".join(service.used_by) or "nothing")]
+
+
+def _parameters_by_context(picture: FlowPicture) -> dict[str, list[str]]:
+    """``name = shown value`` lines grouped by the parameter context that declares them."""
+    grouped: dict[str, list[str]] = {}
+    for line in picture.parameters:
+        grouped.setdefault(line.context, []).append(f"{line.name} = {line.shown}")
+    return grouped
 
 
 # ------------------------------------------------------------------------------------------ DOT
@@ -268,8 +277,7 @@ def to_dot(picture: FlowPicture) -> str:
     if picture.services:
         out.append(f"  subgraph cluster_services {{ label={_dot('Controller services')};")
         for s in picture.services:
-            lines = [s.name, f"type {s.type}", "used by: " + (", ".join(s.used_by) or "nothing")]
-            out.append(f"    {_dot('s:' + s.name)} [shape=cylinder, label={_dot_lines(lines)}];")
+            out.append(f"    {_dot('s:' + s.name)} [shape=cylinder, label={_dot_lines(_service_lines(s))}];")
         for s in picture.services:
             for dependency in s.depends_on:
                 out.append(f"    {_dot('s:' + s.name)} -> {_dot('s:' + dependency)} [style=dashed, label=uses];")
@@ -277,10 +285,7 @@ def to_dot(picture: FlowPicture) -> str:
     if picture.parameters:
         title = "Parameter context: " + (picture.parameter_context or "")
         out.append(f"  subgraph cluster_parameters {{ label={_dot(title)};")
-        by_context: dict[str, list[str]] = {}
-        for line in picture.parameters:
-            by_context.setdefault(line.context, []).append(f"{line.name} = {line.shown}")
-        for i, (context, lines) in enumerate(by_context.items()):
+        for i, (context, lines) in enumerate(_parameters_by_context(picture).items()):
             out.append(f"    {_dot(f'c{i}')} [shape=note, label={_dot_lines([context, *lines])}];")
         out.append("  }")
     out.append("}")
