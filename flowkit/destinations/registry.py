@@ -8,6 +8,7 @@ its entry point in pyproject.toml, and its tests (the conformance suite takes it
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from functools import cache
 from importlib.metadata import entry_points
@@ -38,6 +39,13 @@ class DestinationType:
     def validate(cls, values: Values, env: Mapping[str, str]) -> str | None:
         """One line naming the parameter at fault, or None. Never quote a sensitive value."""
         return None
+
+    @classmethod
+    def identity(cls, values: Values) -> str:
+        """Which warehouse these values point at (no secret in it): a run journaled into one destination
+        must never be merged into another. Default: the type and its non-sensitive property values."""
+        shown = {d.name: (values.get(d.name) or "").strip() for d in cls.properties if not d.sensitive}
+        return f"{cls.name}:{json.dumps(shown, sort_keys=True)}"
 
     @classmethod
     def open(cls, values: Values, *, schema: Schema, home: Path, env: Mapping[str, str]) -> Destination:

@@ -575,5 +575,9 @@ class SQLiteDestinationType(DestinationType):
     properties = (PATH,)
 
     @classmethod
+    def identity(cls, values: Values) -> str:
+        return f"SQLITE:{Path(values.get(cls.PATH.name) or cls.PATH.default or '').resolve()}"
+
+    @classmethod
     def open(cls, values: Values, *, schema: Schema, home: Path, env: Mapping[str, str]) -> Destination:
         return SQLiteDestination(Path(values.get(cls.PATH.name) or cls.PATH.default or ""), schema=schema)

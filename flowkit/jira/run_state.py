@@ -76,6 +76,7 @@ class RunState:
     status: Mapping[str, tuple[Status, str]] = field(default_factory=dict)  # "board:TABLE" -> (status, attempt/reason)
     failed_tables: Mapping[str, str] = field(default_factory=dict)  # TABLE -> reason (e.g. oversized value)
     merged: tuple[str, ...] = ()
+    destination: str = ""  # the warehouse this run journals into (set with its first page)
 
     # ---- queries -------------------------------------------------------------------------------------
 
@@ -221,6 +222,10 @@ class RunState:
             phase = "done"
         return replace(self, merged=merged, phase=phase)
 
+    def with_destination(self, identity: str) -> RunState:
+        """Record where the run journals; the first page decides (later calls change nothing)."""
+        return self if self.destination else replace(self, destination=identity)
+
     def with_phase(self, phase: Phase) -> RunState:
         return replace(self, phase=phase)
 
@@ -241,6 +246,7 @@ class RunState:
             "status": {k: list(v) for k, v in self.status.items()},
             "failed_tables": dict(self.failed_tables),
             "merged": list(self.merged),
+            "destination": self.destination,
         }
         return json.dumps(doc, separators=(",", ":"), sort_keys=True)
 
@@ -259,6 +265,7 @@ class RunState:
             status={k: (v[0], v[1]) for k, v in doc["status"].items()},
             failed_tables=dict(doc["failed_tables"]),
             merged=tuple(doc["merged"]),
+            destination=doc.get("destination", ""),
         )
 
 

@@ -209,6 +209,7 @@ class WarehouseDestinationService(ControllerService):
         self._destination: Destination | None = None
         self._ensured: frozenset[str] = frozenset()
         self.oversized_strategy = "Fail Table"
+        self.identity = ""  # which warehouse (DestinationType.identity): a run is merged only where it journaled
 
     @classmethod
     def custom_validate(cls, values: Mapping[str, str | None]) -> str | None:
@@ -222,6 +223,7 @@ class WarehouseDestinationService(ControllerService):
         if problem:
             raise ConfigurationError(problem)
         self.oversized_strategy = (values[self.OVERSIZED.name] or "Fail Table").strip()
+        self.identity = kind.identity(values)
         home = context.home
         self._opener = lambda: kind.open(values, schema=SCHEMA, home=home, env=os.environ)
 

@@ -75,3 +75,15 @@ def test_help_and_a_sqlite_run_never_load_the_snowflake_connector(tmp_path: Path
     )
     assert "exit 0" in out and "connector loaded: False" in out
     assert (tmp_path / "w.db").exists()
+
+
+def test_identity_names_the_warehouse_not_the_credentials(tmp_path: Path) -> None:
+    relative = SQLiteDestinationType.identity({"SQLite Path": "flowkit-data/warehouse.db"})
+    assert relative == f"SQLITE:{(Path.cwd() / 'flowkit-data' / 'warehouse.db').resolve()}"
+    values = {"Snowflake Account Identifier": "acme-prod", "Destination Database": "RAW", "Destination Schema": "jira"}
+    same = {**values, "Snowflake Role": "OTHER", "Snowflake Private Key": "-----BEGIN PRIVATE KEY-----x"}
+    assert SnowflakeDestinationType.identity(values) == SnowflakeDestinationType.identity(same)
+    assert "BEGIN" not in SnowflakeDestinationType.identity(same)
+    assert SnowflakeDestinationType.identity(values) != SnowflakeDestinationType.identity(
+        {**values, "Destination Schema": "JIRA"}
+    )

@@ -137,3 +137,15 @@ def test_gauges_say_the_phase_and_boards_done_of_total() -> None:
     assert (run.gauges()["phase"], run.gauges()["boards.done"], run.gauges()["boards.total"]) == ("fetching", 2, 3)
     run = run.with_page(3, "BOARD_PROJECT", "p3", 0, 1).with_phase("merging").with_merged("BOARD")
     assert run.gauges()["phase"] == "merging" and run.gauges()["boards.done"] == 3 and run.gauges()["tables.done"] == 1
+
+
+def test_the_first_page_records_the_destination_and_it_survives_json() -> None:
+    from flowkit.jira.run_state import RunState
+
+    run = RunState(run_id="r1", started_at="2026-01-01T00:00:00+00:00", tables=("BOARD",))
+    assert run.destination == ""
+    placed = run.with_destination("SQLITE:/w/a.db")
+    assert placed.with_destination("SQLITE:/w/b.db").destination == "SQLITE:/w/a.db"
+    assert RunState.from_json(placed.to_json()) == placed
+    legacy = placed.to_json().replace(',"destination":"SQLITE:/w/a.db"', "")
+    assert RunState.from_json(legacy).destination == ""  # state written before the field existed

@@ -127,6 +127,13 @@ class SnowflakeDestinationType(DestinationType):
         return None
 
     @classmethod
+    def identity(cls, values: Values) -> str:
+        """Account (or host) and the exact database and schema; role, warehouse and key do not change where
+        the tables are."""
+        where = [_text(values, d.name) for d in (cls.ACCOUNT, cls.HOST)]
+        return "SNOWFLAKE:" + "|".join([*where, values.get(cls.DATABASE.name) or "", values.get(cls.SCHEMA.name) or ""])
+
+    @classmethod
     def open(cls, values: Values, *, schema: Schema, home: Path, env: Mapping[str, str]) -> Destination:
         from flowkit.destinations.snowflake.destination import SnowflakeDestination
 

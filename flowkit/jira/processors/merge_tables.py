@@ -50,11 +50,24 @@ class MergeTables(Processor):
                 return
         if not run.ready_to_merge():
             return
+        warehouse = context.property(DESTINATION).as_service(WarehouseDestinationService)
+        if run.destination and run.destination != warehouse.identity:
+            # Its journal is in another warehouse: merging here would find the journaled boards empty and
+            # delete their rows. Give the run up; the next one fetches everything into this destination.
+            context.logger.error(
+                "run %s journaled into another destination (%s) than the flow now uses (%s); it is given up "
+                "without merging, and the next run fetches everything again",
+                run.run_id,
+                run.destination,
+                warehouse.identity,
+            )
+            state.update(run.run_id, lambda r: r.with_phase("done"))
+            return
         merging = state.update(run.run_id, lambda r: r.with_phase("merging"))
         if merging is None:
             return
         run = merging
-        destination = context.property(DESTINATION).as_service(WarehouseDestinationService).ensure_tables(run.tables)
+        destination = warehouse.ensure_tables(run.tables)
         # One merge at a time per warehouse file, even for flows with different $FLOWKIT_HOMEs.
         with warehouse_merge_lock(getattr(destination, "path", None), on_wait=context.logger.info):
             listed = run.listed_boards()

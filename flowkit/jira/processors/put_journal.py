@@ -89,9 +89,12 @@ class PutJournal(Processor):
                 pages.append((board_id, table, attrs[ATTEMPT], int(attrs[FRAGMENT_INDEX]), _int(count)))
             refused = _append(destination, batches, context.logger)
             pages = [page for page in pages if (page[0], page[1]) not in refused]
+            where = destination_service.identity
             state.update(
                 run_id,
-                lambda r, p=pages, f=failed_tables, b=refused: _record(r, p, f, b),  # type: ignore[misc]
+                lambda r, p=pages, f=failed_tables, b=refused, w=where: _record(  # type: ignore[misc]
+                    r.with_destination(w), p, f, b
+                ),
             )
             signal = session.create(attributes={RUN_ID: run_id})
             session.transfer(signal, REL_SUCCESS)
