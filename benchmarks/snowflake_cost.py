@@ -144,12 +144,12 @@ def main() -> None:
             for run, (label, change) in enumerate(
                 (("first", 0.0), ("no change", 0.0), (f"{args.change:.0%} change", args.change)), start=1
             ):
-                before = len(dest.statements)
+                dest.statements.clear()
                 rows_before = dest.rows_sent
                 started = time.perf_counter()
                 one_run(dest, run, boards, args.per_board, change)
                 elapsed = time.perf_counter() - started
-                sent = dest.statements[before:]
+                sent = list(dest.statements)
                 print(
                     f"{boards * args.per_board:>8} {label:<10} {len(sent):>10} "
                     f"{sum(needs_warehouse(s) for s in sent):>8} {dest.rows_sent - rows_before:>10} {elapsed:>8.2f}"

@@ -27,6 +27,7 @@ import logging
 import re
 import sqlite3
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, suppress
 from datetime import datetime
@@ -52,6 +53,9 @@ CHUNK_ROWS = 16_384
 
 CHANGES_PREFIX = "_FLOWKIT_CHANGES_"
 
+#: How many of the newest statements `SnowflakeDestination.statements` keeps.
+STATEMENTS_KEPT = 10_000
+
 #: How long the connector keeps retrying a login (its default is 120 s) before the run stops.
 LOGIN_TIMEOUT_S = 60
 
@@ -60,7 +64,7 @@ class SnowflakeDestination:
     """Journal and change detection in a local mirror; only changed rows go to Snowflake (module doc).
 
     ``connect`` opens a DB-API connection from keyword arguments (default: the Snowflake connector,
-    imported on first use). ``statements`` lists every statement sent, for cost accounting.
+    imported on first use). ``statements`` keeps the newest statements sent, for cost accounting.
     """
 
     def __init__(
@@ -84,7 +88,8 @@ class SnowflakeDestination:
         self._lock = threading.RLock()
         self._conn: Any = None
         self._closed = False
-        self.statements: list[str] = []
+        # The newest statements sent, for cost accounting; bounded, since a continuous flow never closes.
+        self.statements: deque[str] = deque(maxlen=STATEMENTS_KEPT)
         self.rows_sent = 0  # rows bound into stage tables, for cost accounting
 
     # ----------------------------------------------------------------- Snowflake side
@@ -145,9 +150,9 @@ class SnowflakeDestination:
             with suppress(Exception):  # closing a broken connection may fail too
                 conn.close()
 
-    def _execute(self, cursor: Any, statement: str, params: Sequence[Any] | None = None) -> Any:
+    def _execute(self, cursor: Any, statement: str) -> Any:
         self.statements.append(statement)
-        return cursor.execute(statement, params) if params is not None else cursor.execute(statement)
+        return cursor.execute(statement)
 
     def _executemany(self, cursor: Any, statement: str, rows: Sequence[Sequence[Any]]) -> None:
         self.statements.append(statement)
@@ -155,7 +160,7 @@ class SnowflakeDestination:
         cursor.executemany(statement, rows)
 
     def warehouse_statements(self) -> list[str]:
-        """The statements sent so far that need a running warehouse."""
+        """The statements kept in `statements` that need a running warehouse."""
         return [s for s in self.statements if sql.needs_warehouse(s)]
 
     def _remote_count(self, cursor: Any, spec: TableSpec) -> int:
