@@ -33,19 +33,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from flowkit.destinations.snowflake import auth
 from flowkit.destinations.snowflake.auth import SnowflakeAuthError
+from tests.snowflake_keys import pem
 
 PASSWORD = "correct horse battery staple 9!"
 TOKEN_1 = "ver:1-hint:111-ETMsDgAAAtokenONEsecretAAAA"
 TOKEN_2 = "ver:1-hint:222-ETMsDgAAAtokenTWOsecretBBBB"
 
 # --------------------------------------------------------------------------------------------- keys
-
-
-def _pem(key: Any, fmt: serialization.PrivateFormat, password: str | None = None) -> str:
-    encryption: serialization.KeySerializationEncryption = (
-        serialization.BestAvailableEncryption(password.encode()) if password else serialization.NoEncryption()
-    )
-    return key.private_bytes(serialization.Encoding.PEM, fmt, encryption).decode()
 
 
 @dataclass(frozen=True)
@@ -69,15 +63,15 @@ def keys() -> Keys:
     pkcs8 = serialization.PrivateFormat.PKCS8
     return Keys(
         key=key,
-        plain=_pem(key, pkcs8),
-        encrypted=_pem(key, pkcs8, PASSWORD),
-        pkcs1=_pem(key, serialization.PrivateFormat.TraditionalOpenSSL),
-        ec_pkcs8=_pem(ec_key, pkcs8),
-        ec_traditional=_pem(ec_key, serialization.PrivateFormat.TraditionalOpenSSL),
+        plain=pem(key, pkcs8),
+        encrypted=pem(key, pkcs8, PASSWORD),
+        pkcs1=pem(key, serialization.PrivateFormat.TraditionalOpenSSL),
+        ec_pkcs8=pem(ec_key, pkcs8),
+        ec_traditional=pem(ec_key, serialization.PrivateFormat.TraditionalOpenSSL),
         public=key.public_key()
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode(),
-        small_rsa=_pem(small, pkcs8),
+        small_rsa=pem(small, pkcs8),
         other=rsa.generate_private_key(public_exponent=65537, key_size=2048),
     )
 

@@ -25,6 +25,7 @@ from flowkit.destinations.snowflake import (
     strategy_problem,
 )
 from flowkit.destinations.snowflake.auth import SnowflakeAuthError
+from tests.snowflake_keys import pem
 
 PASSWORD = "Pw-unit-7f3Kq!swordfish"
 WRONG_PASSWORD = "Pw-unit-WRONG-9xQ2"
@@ -41,13 +42,6 @@ ROLE = "Snowflake Role"
 USERNAME = "Snowflake Username"
 WAREHOUSE = "Snowflake Warehouse"
 HOST = "Snowflake Host"
-
-
-def _pem(key: rsa.RSAPrivateKey, fmt: serialization.PrivateFormat, password: str | None = None) -> str:
-    encryption: serialization.KeySerializationEncryption = (
-        serialization.BestAvailableEncryption(password.encode()) if password else serialization.NoEncryption()
-    )
-    return key.private_bytes(serialization.Encoding.PEM, fmt, encryption).decode()
 
 
 def _body_chunks(pem: str) -> list[str]:
@@ -84,7 +78,7 @@ class Material:
 def material(tmp_path_factory: pytest.TempPathFactory) -> Material:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pkcs8 = serialization.PrivateFormat.PKCS8
-    plain, encrypted = _pem(key, pkcs8), _pem(key, pkcs8, PASSWORD)
+    plain, encrypted = pem(key, pkcs8), pem(key, pkcs8, PASSWORD)
     root = tmp_path_factory.mktemp("snowflake-params")
     (root / "plain.p8").write_text(plain)
     (root / "encrypted.p8").write_text(encrypted)
@@ -94,7 +88,7 @@ def material(tmp_path_factory: pytest.TempPathFactory) -> Material:
         key=key,
         plain=plain,
         encrypted=encrypted,
-        pkcs1=_pem(key, serialization.PrivateFormat.TraditionalOpenSSL),
+        pkcs1=pem(key, serialization.PrivateFormat.TraditionalOpenSSL),
         plain_file=root / "plain.p8",
         encrypted_file=root / "encrypted.p8",
         token_file=root / "token",

@@ -26,6 +26,7 @@ from flowkit.jira.tables import SCHEMA, TABLES
 from tests.destinations.test_snowflake_auth import _start_recorder
 from tests.jira.flowrun import fast_flow, run_cli, run_once, sort_rows, truth
 from tests.snowflake_emulator import SnowflakeEmulator, unique_name
+from tests.snowflake_keys import pem
 
 ALL = tuple(TABLES)
 
@@ -37,17 +38,14 @@ class HiddenKey(str):
         return "<test private key>"
 
 
-def pkcs8_pem(password: bytes | None = None) -> str:
+def pkcs8_pem(password: str | None = None) -> str:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    encryption = serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
-    return HiddenKey(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption).decode()
-    )
+    return HiddenKey(pem(key, serialization.PrivateFormat.PKCS8, password))
 
 
 @pytest.fixture(scope="module")
 def key_text() -> str:
-    return pkcs8_pem(b"correct horse")
+    return pkcs8_pem("correct horse")
 
 
 def snowflake_overrides(sim: Any, host: str, database: str, schema: str, key: str) -> dict[str, str]:

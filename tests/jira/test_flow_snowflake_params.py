@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.jira.flowrun import FLOW, overrides_for
+from tests.snowflake_keys import pem
 
 PASSWORD = "Pw-e2e-Qz81!lighthouse"
 WRONG_PASSWORD = "Pw-e2e-WRONG-3vT7"
@@ -100,13 +101,6 @@ def test_the_listener_sees_a_connection() -> None:
 # ------------------------------------------------------------------------------------------------ keys
 
 
-def _pem(key: rsa.RSAPrivateKey, fmt: serialization.PrivateFormat, password: str | None = None) -> str:
-    encryption: serialization.KeySerializationEncryption = (
-        serialization.BestAvailableEncryption(password.encode()) if password else serialization.NoEncryption()
-    )
-    return key.private_bytes(serialization.Encoding.PEM, fmt, encryption).decode()
-
-
 @dataclass(frozen=True)
 class Keys:
     plain: str
@@ -120,8 +114,8 @@ class Keys:
 def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pkcs8 = serialization.PrivateFormat.PKCS8
-    plain, encrypted = _pem(key, pkcs8), _pem(key, pkcs8, PASSWORD)
-    pkcs1 = _pem(key, serialization.PrivateFormat.TraditionalOpenSSL)
+    plain, encrypted = pem(key, pkcs8), pem(key, pkcs8, PASSWORD)
+    pkcs1 = pem(key, serialization.PrivateFormat.TraditionalOpenSSL)
     root = tmp_path_factory.mktemp("snowflake-keys")
     (root / "plain.p8").write_text(plain)
     (root / "encrypted.p8").write_text(encrypted)
