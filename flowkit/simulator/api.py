@@ -8,13 +8,14 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import islice
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from flowkit.simulator.jql import JqlError
-from flowkit.simulator.model import NO_SPRINTS_ANSWERS, Board, strip_order_by
+from flowkit.simulator.model import NO_SPRINTS_ANSWERS, Board, MatchSet, strip_order_by
 from flowkit.simulator.mutations import DataSet
 from flowkit.simulator.views import (
+    ISSUE_EXPAND,
     board_json,
     configuration_json,
     filter_json,
@@ -49,6 +50,13 @@ class Response:
     body: Any = None  # a JSON value, or str for text/plain
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = "application/json;charset=UTF-8"
+
+
+@dataclass(frozen=True)
+class RawJson:
+    """A response body that is already JSON text (what ``json.dumps(..., separators=(",", ":"))`` would give)."""
+
+    data: bytes
 
 
 class ApiError(Exception):
@@ -191,16 +199,18 @@ class JiraApi:
         extra = req.query.get("jql", "").strip()
         if extra:
             jql = f"({strip_order_by(jql)}) AND ({extra})"
-        query = self._parse(jql)
         start = max(0, _int(req, "startAt", 0))
         size = max(0, min(_int(req, "maxResults", 50), self.page_cap))
         wanted = _fields(req.query.get("fields"))
-        issues = [issue_json(d, i, wanted, agile=True) for i in islice(d.search(query), start, start + size)]
+        with d.lock:  # one state of the data per page
+            m = self._matches(jql)
+            issues = [issue_json(d, d.issue(i), wanted, agile=True) for i in m.window(start, size)]  # type: ignore[arg-type]
+            total = m.total()
         return {
             "expand": "schema,names",
             "startAt": start,
             "maxResults": size,
-            "total": d.count(query, jql),
+            "total": total,
             "issues": issues,
         }
 
@@ -221,6 +231,12 @@ class JiraApi:
         except JqlError as exc:
             raise ApiError(400, str(exc)) from None
 
+    def _matches(self, jql: str) -> MatchSet:
+        try:
+            return self.data.matches(jql)
+        except JqlError as exc:
+            raise ApiError(400, str(exc)) from None
+
     def search(self, req: Request) -> Any:
         if req.method == "POST":
             try:
@@ -232,30 +248,51 @@ class JiraApi:
         else:
             body = dict(req.query)
         jql = str(body.get("jql") or "").strip()
-        if not jql or self._parse(jql).where is None:
-            raise ApiError(
-                400,
-                "Unbounded JQL queries are not allowed here. Please add a search restriction to your query.",
-            )
-        query = self._parse(jql)
-        raw_fields = body.get("fields")
-        wanted = _fields(",".join(raw_fields) if isinstance(raw_fields, list) else raw_fields) or {"id"}
-        key_only = wanted <= KEY_ONLY_FIELDS
-        cap = SEARCH_CAP_KEYS if key_only else SEARCH_CAP_FIELDS
-        try:
-            size = max(1, min(int(body.get("maxResults") or 50), cap))
-        except (TypeError, ValueError):
-            raise ApiError(400, "The 'maxResults' parameter must be a number.") from None
-        qhash = hashlib.sha1(jql.encode()).hexdigest()[:12]
-        after = _decode_token(body.get("nextPageToken"), qhash)
-        found = list(islice(self.data.search(query, after), size + 1))
-        page, more = found[:size], len(found) > size
-        fields = set() if key_only else wanted
-        out: dict[str, Any] = {"issues": [issue_json(self.data, i, fields) for i in page]}
+        d = self.data
+        with d.lock:  # one state of the data per page: a mutation lands before or after it, never inside
+            m = self._matches(jql) if jql else None
+            if m is None or m.query.where is None:
+                raise ApiError(
+                    400,
+                    "Unbounded JQL queries are not allowed here. Please add a search restriction to your query.",
+                )
+            raw_fields = body.get("fields")
+            wanted = _fields(",".join(raw_fields) if isinstance(raw_fields, list) else raw_fields) or {"id"}
+            key_only = wanted <= KEY_ONLY_FIELDS
+            cap = SEARCH_CAP_KEYS if key_only else SEARCH_CAP_FIELDS
+            try:
+                size = max(1, min(int(body.get("maxResults") or 50), cap))
+            except (TypeError, ValueError):
+                raise ApiError(400, "The 'maxResults' parameter must be a number.") from None
+            qhash = hashlib.sha1(jql.encode()).hexdigest()[:12]
+            found = m.after(_decode_token(body.get("nextPageToken"), qhash), size + 1)
+            page, more = found[:size], len(found) > size
+            if key_only:
+                return _key_only_page(d.site, d.key_runs(page), more, qhash)
+            issues = [issue_json(d, d.issue(i), wanted) for i in page]  # type: ignore[arg-type]
+        out: dict[str, Any] = {"issues": issues}
         if more:
-            out["nextPageToken"] = _encode_token(page[-1].id, qhash)
+            out["nextPageToken"] = _encode_token(page[-1], qhash)
         out["isLast"] = not more
         return out
+
+
+def _key_only_page(site: str, runs: list[tuple[str, int, list[int]]], more: bool, qhash: str) -> RawJson:
+    """The hot path of a mirror: an id/key-only page written as JSON text straight from the ids and their key
+    runs (``DataModel.key_runs``), with no objects per issue; byte for byte what ``json.dumps`` gives for the
+    ``issue_json(..., fields=set())`` items (tests/simulator/test_search_cache.py compares the two)."""
+    site = encode_basestring_ascii(site)[1:-1]
+    head = f'{{"expand":"{ISSUE_EXPAND}","id":"'
+    items: list[str] = []
+    last = 0
+    for prefix, offset, ids in runs:
+        key = encode_basestring_ascii(prefix)[1:-1]
+        items += [
+            f'{head}{i}","self":"{site}/rest/api/3/issue/{i}","key":"{key}{i - offset}","fields":{{}}}}' for i in ids
+        ]
+        last = ids[-1]
+    token = f',"nextPageToken":"{_encode_token(last, qhash)}"' if more else ""
+    return RawJson(f'{{"issues":[{",".join(items)}]{token},"isLast":{"false" if more else "true"}}}'.encode())
 
 
 def _fields(raw: str | None) -> set[str] | None:

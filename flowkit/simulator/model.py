@@ -4,6 +4,10 @@ Issues are never materialised in bulk. A project owns a contiguous range of *bas
 are derived from ``(seed, issue id)`` on demand; mutations live in small overlays (deleted ids, moved issues,
 added issues, security overrides). Searching walks the id ranges lazily, so a million issues cost almost
 no memory.
+
+The search endpoints page through a :class:`MatchSet` per query: the matching ids (8 bytes each), evaluated
+lazily as far as the pages asked so far need and kept until the next mutation (every mutation goes through
+``_touch``, which drops them all), so paging a query costs one evaluation, not one per page.
 """
 
 from __future__ import annotations
@@ -11,14 +15,20 @@ from __future__ import annotations
 import heapq
 import re
 import threading
+from array import array
 from bisect import bisect_left, bisect_right
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
+from itertools import chain, islice, pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flowkit.simulator.jql import Query, parse_jql
+
+MATCH_CACHE_IDS = 4_000_000  # ids kept over all cached match sets (32 MB); least recently used go first
+_CHUNK = 4096  # ids evaluated at least per extension of a match set
 
 BASE_TIME = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # "now" of every generated data set (no wall clock)
 _M64 = (1 << 64) - 1
@@ -30,6 +40,10 @@ STATUSES = {  # name -> (status id, category id, category key, category name)
 ISSUE_TYPES = ("Story", "Bug", "Task")
 _WORDS = ("Login", "Billing", "Search", "Export", "Cache", "Audit", "Sync", "Report", "Alert", "Upload")
 _VERBS = ("fix", "add", "refactor", "speed up", "document", "remove", "migrate", "test")
+_VERBS_CAP = tuple(v.capitalize() for v in _VERBS)
+_WORDS_LOW = tuple(w.lower() for w in _WORDS)
+_STATUS_BY_HASH = ("To Do",) * 3 + ("In Progress",) * 2 + ("Done",) * 5
+_MINUTE_US = 60_000_000
 
 
 def mix(x: int) -> int:
@@ -149,6 +163,49 @@ class Issue:
         return "Done" if self.status == "Done" else None
 
 
+class MatchSet:
+    """The ids of the visible issues one query matches, in rank (= id) order, evaluated lazily.
+
+    Valid for one state of the data only: ``DataModel.matches`` hands out a new one after every mutation.
+    Not thread-safe on its own: used under the data set's lock.
+    """
+
+    __slots__ = ("_rest", "ids", "query")
+
+    def __init__(self, query: Query, rest: Iterator[int]) -> None:
+        self.query = query
+        self.ids = array("q")
+        self._rest: Iterator[int] | None = rest
+
+    def _fill(self, n: int) -> None:
+        """Evaluate until at least ``n`` ids are known (or every match is)."""
+        if self._rest is None or len(self.ids) >= n:
+            return
+        want = max(n - len(self.ids), _CHUNK)
+        before = len(self.ids)
+        self.ids.extend(islice(self._rest, want))
+        if len(self.ids) - before < want:
+            self._rest = None
+
+    def after(self, after_id: int, n: int) -> list[int]:
+        """The first ``n`` matching ids greater than ``after_id`` (a nextPageToken's cursor)."""
+        while self._rest is not None and (not self.ids or self.ids[-1] <= after_id):
+            self._fill(len(self.ids) + _CHUNK)
+        i = bisect_right(self.ids, after_id)
+        self._fill(i + n)
+        return self.ids[i : i + n].tolist()
+
+    def window(self, start: int, n: int) -> list[int]:
+        """``n`` matching ids from position ``start`` (a startAt page)."""
+        self._fill(start + n)
+        return self.ids[start : start + n].tolist()
+
+    def total(self) -> int:
+        while self._rest is not None:
+            self._fill(len(self.ids) + 65536)
+        return len(self.ids)
+
+
 class DataModel:
     """Everything the simulator serves (read side; mutations are in mutations.py).
 
@@ -175,7 +232,9 @@ class DataModel:
         self._hidden: dict[int, bool] = {}
         self._base_index: list[tuple[int, str]] = []
         self._next_issue_id = 10001
-        self._count_cache: dict[tuple[int, str], int] = {}
+        self._epoch = 0  # bumped by every change (``version`` is reset after generation; this never is)
+        self._matches: OrderedDict[tuple[int, str], MatchSet] = OrderedDict()
+        self._hash_hidden: dict[tuple[str, int, int, int, int], list[int]] = {}
 
     # -- building -------------------------------------------------------------------------------------------
     def add_project(self, key: str, name: str, base_count: int, simplified: bool = False) -> Project:
@@ -189,8 +248,10 @@ class DataModel:
             return p
 
     def _touch(self) -> None:
+        """Every change of the data calls this (under ``lock``): cached match sets describe the old state."""
         self.version += 1
-        self._count_cache.clear()
+        self._epoch += 1
+        self._matches.clear()
 
     # -- resolver (for JQL) ---------------------------------------------------------------------------------
     def resolve_project(self, value: str) -> str | None:
@@ -243,29 +304,23 @@ class DataModel:
     # -- issues ---------------------------------------------------------------------------------------------
     def _base_issue(self, issue_id: int, project: Project, num: int | None = None) -> Issue:
         h = mix(self.seed * 0x100000001B3 + issue_id)
-        created = BASE_TIME - timedelta(minutes=60 + h % (300 * 24 * 60), milliseconds=(h >> 20) % 1000)
-        status = (
-            "To Do",
-            "To Do",
-            "To Do",
-            "In Progress",
-            "In Progress",
-            "Done",
-            "Done",
-            "Done",
-            "Done",
-            "Done",
-        )[(h >> 8) % 10]
-        resolved = None
+        # dates as microseconds before BASE_TIME: integer arithmetic, one timedelta per date (the hot path
+        # of a kanban board's sub-query evaluates every issue of its project)
+        created = (60 + h % (300 * 24 * 60)) * _MINUTE_US + (h >> 20) % 1000 * 1000
+        status = _STATUS_BY_HASH[(h >> 8) % 10]
         if status == "Done":
-            resolved = min(BASE_TIME, created + timedelta(minutes=30 + (h >> 32) % (40 * 24 * 60)))
-        updated = max(created, resolved or created) + timedelta(minutes=(h >> 40) % 600)
-        summary = f"{_VERBS[(h >> 12) % len(_VERBS)].capitalize()} {_WORDS[(h >> 16) % len(_WORDS)].lower()} flow"
+            resolved: int | None = max(0, created - (30 + (h >> 32) % (40 * 24 * 60)) * _MINUTE_US)
+            updated = max(0, resolved - (h >> 40) % 600 * _MINUTE_US)  # type: ignore[operator]
+        else:
+            resolved = None
+            updated = max(0, created - (h >> 40) % 600 * _MINUTE_US)
         n = num if num is not None else issue_id - project.base_start + 1
         hidden = self._hidden.get(issue_id, (h >> 24) % self.hidden_rate == 0)
         return Issue(
-            issue_id, f"{project.key}-{n}", project.key, summary, status,
-            ISSUE_TYPES[(h >> 28) % 3], created, min(updated, BASE_TIME), resolved, hidden,
+            issue_id, f"{project.key}-{n}", project.key,
+            f"{_VERBS_CAP[(h >> 12) % len(_VERBS_CAP)]} {_WORDS_LOW[(h >> 16) % len(_WORDS_LOW)]} flow", status,
+            ISSUE_TYPES[(h >> 28) % 3], BASE_TIME - timedelta(0, 0, created), BASE_TIME - timedelta(0, 0, updated),
+            None if resolved is None else BASE_TIME - timedelta(0, 0, resolved), hidden,
         )  # fmt: skip
 
     def _home(self, issue_id: int) -> Project | None:
@@ -304,17 +359,23 @@ class DataModel:
 
     def search(self, query: Query, after: int = 0, include_hidden: bool = False) -> Iterator[Issue]:
         """Issues matching ``query`` in rank (= id) order, starting after issue id ``after``; lazy."""
-        wanted = query.projects()
         streams = []
         for p in list(self.projects.values()):
-            if wanted is not None and p.key.lower() not in wanted:
-                continue
-            node = query.where.for_project(p.key) if query.where is not None else None
-            if node is not None and getattr(node, "value", None) is False:
-                continue
-            residual = None if node is None or getattr(node, "value", None) is True else node
-            streams.append(self._project_stream(p, after, residual, include_hidden))
+            residual, skip = self._residual(query, p)
+            if not skip:
+                streams.append(self._project_stream(p, after, residual, include_hidden))
         yield from heapq.merge(*streams, key=lambda i: i.id)
+
+    @staticmethod
+    def _residual(query: Query, p: Project) -> tuple[Any, bool]:
+        """(what is left of the query for issues of ``p`` - None when all match -, whether none can match)."""
+        wanted = query.projects()
+        if wanted is not None and p.key.lower() not in wanted:
+            return None, True
+        node = query.where.for_project(p.key) if query.where is not None else None
+        if node is not None and getattr(node, "value", None) is False:
+            return None, True
+        return (None if node is None or getattr(node, "value", None) is True else node), False
 
     def _project_stream(self, p: Project, after: int, residual: Any, include_hidden: bool) -> Iterator[Issue]:
         for issue_id in self._project_ids(p, after):
@@ -324,15 +385,104 @@ class DataModel:
             if residual is None or residual.evaluate(issue):
                 yield issue
 
-    def count(self, query: Query, jql: str) -> int:
-        key = (self.version, jql)
-        n = self._count_cache.get(key)
-        if n is None:
-            n = sum(1 for _ in self.search(query))
-            if len(self._count_cache) > 256:
-                self._count_cache.clear()
-            self._count_cache[key] = n
-        return n
+    # -- cached matches (the search endpoints) -------------------------------------------------------------
+    def matches(self, jql: str) -> MatchSet:
+        """The match set of ``jql`` in the current state of the data (parsed and cached on first use).
+
+        Raises JqlError like ``parse``. Call it, and use the result, while holding ``lock``: a mutation
+        between two calls makes the next call evaluate the query again, as Jira would answer it now.
+        """
+        key = (self._epoch, jql)
+        m = self._matches.get(key)
+        if m is not None:
+            self._matches.move_to_end(key)
+            return m
+        query = self.parse(jql)
+        m = MatchSet(query, self._match_ids(query))
+        kept = sum(len(x.ids) for x in self._matches.values())
+        while self._matches and kept > MATCH_CACHE_IDS:
+            kept -= len(self._matches.popitem(last=False)[1].ids)
+        self._matches[key] = m
+        return m
+
+    def _match_ids(self, query: Query) -> Iterator[int]:
+        """Like ``search`` (same project pruning and residual), but only ids, and the visibility of an issue
+        whose fields the query does not read is decided without deriving the issue."""
+        streams: list[Iterator[int]] = []
+        for p in list(self.projects.values()):
+            residual, skip = self._residual(query, p)
+            if not skip:
+                streams.append(self._project_match_ids(p, residual))
+        return streams[0] if len(streams) == 1 else heapq.merge(*streams)
+
+    def _project_match_ids(self, p: Project, residual: Any) -> Iterator[int]:
+        if residual is None and not (self._deleted or self._moved or self._added or self._hidden):
+            # untouched data: the visible ids are the runs between hash-hidden ids, produced at C speed
+            bounds = [p.base_start - 1, *self._hash_hidden_ids(p), p.base_start + p.base_count]
+            return chain.from_iterable(range(a + 1, b) for a, b in pairwise(bounds))
+        if residual is None:
+            hidden = self._is_hidden
+            return (i for i in self._project_ids(p, 0) if not hidden(i))
+        return (
+            i
+            for i in self._project_ids(p, 0)
+            if (issue := self.issue(i)) is not None and not issue.hidden and residual.evaluate(issue)
+        )
+
+    def _hash_hidden_ids(self, p: Project) -> list[int]:
+        """The base ids of ``p`` the seeded hash hides by issue-level security (overrides aside), ascending.
+        Computed once per project: they depend on the seed and ``hidden_rate`` only, not on mutations."""
+        key = (p.key, self.seed, self.hidden_rate, p.base_start, p.base_count)
+        ids = self._hash_hidden.get(key)
+        if ids is None:
+            salt, rate = self.seed * 0x100000001B3, self.hidden_rate
+            ids = [i for i in range(p.base_start, p.base_start + p.base_count) if (mix(salt + i) >> 24) % rate == 0]
+            self._hash_hidden[key] = ids
+        return ids
+
+    def _is_hidden(self, issue_id: int) -> bool:
+        """``issue(issue_id).hidden`` for an existing issue, without building it."""
+        override = self._hidden.get(issue_id)
+        if override is not None:
+            return override
+        added = self._added.get(issue_id)
+        if added is not None:
+            return added.hidden
+        return (mix(self.seed * 0x100000001B3 + issue_id) >> 24) % self.hidden_rate == 0
+
+    def issue_key(self, issue_id: int) -> str:
+        """``issue(issue_id).key`` for an existing issue, without building it."""
+        added = self._added.get(issue_id)
+        if added is not None:
+            return added.key
+        moved = self._moved.get(issue_id)
+        if moved is not None:
+            return f"{moved[0]}-{moved[1]}"
+        home = self._home(issue_id)
+        assert home is not None, issue_id
+        return f"{home.key}-{issue_id - home.base_start + 1}"
+
+    def key_runs(self, ids: list[int]) -> list[tuple[str, int, list[int]]]:
+        """Ascending ids cut into runs ``(prefix, offset, ids)`` in which the key of id ``i`` is
+        ``f"{prefix}{i - offset}"`` (every key is ``<project key>-<number>``): one project lookup per run
+        of base issues at home instead of one per issue."""
+        added, moved = self._added, self._moved
+        runs: list[tuple[str, int, list[int]]] = []
+        lo = hi = 0
+        run: list[int] = []
+        for i in ids:
+            if (added or moved) and (i in added or i in moved):
+                prefix, num = self.issue_key(i).rsplit("-", 1)
+                runs.append((prefix + "-", i - int(num), [i]))
+                hi = 0  # the next base issue starts a new run
+                continue
+            if not lo <= i < hi:
+                home = self._home(i)
+                assert home is not None, i
+                lo, hi, run = home.base_start, home.base_start + home.base_count, []
+                runs.append((f"{home.key}-", lo - 1, run))
+            run.append(i)
+        return runs
 
     def total_issues(self) -> int:
         return sum(p.base_count for p in self.projects.values()) - len(self._deleted) + len(self._added)

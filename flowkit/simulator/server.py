@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from flowkit.simulator.api import BOARD_NOT_VIEWABLE, ApiError, Request, Response
+from flowkit.simulator.api import BOARD_NOT_VIEWABLE, ApiError, RawJson, Request, Response
 from flowkit.simulator.ratelimit import take_all
 from flowkit.simulator.requestlog import Entry
 
@@ -201,8 +201,15 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
     def _send(self, resp: Response, post: str | None = None) -> int:
-        body = _without_ids(resp.body) if post == "shape" and resp.status == 200 else resp.body
-        data = body.encode() if isinstance(body, str) else json.dumps(body, separators=(",", ":")).encode()
+        body = resp.body
+        if post == "shape" and resp.status == 200:
+            body = _without_ids(json.loads(body.data) if isinstance(body, RawJson) else body)
+        if isinstance(body, RawJson):
+            data = body.data
+        elif isinstance(body, str):
+            data = body.encode()
+        else:
+            data = json.dumps(body, separators=(",", ":")).encode()
         declared = len(data)
         if post == "malformed":
             data = data[: max(1, len(data) // 2)]

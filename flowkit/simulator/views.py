@@ -260,10 +260,13 @@ def issue_fields(data: DataModel, i: Issue, wanted: set[str] | None, agile: bool
     return {n: allf[n]() for n in names if n in allf}
 
 
+ISSUE_EXPAND = "operations,versionedRepresentations,editmeta,changelog,renderedFields"
+
+
 def issue_json(data: DataModel, i: Issue, wanted: set[str] | None, agile: bool = False) -> dict[str, Any]:
     api = "agile/1.0" if agile else "api/3"
     out: dict[str, Any] = {
-        "expand": "operations,versionedRepresentations,editmeta,changelog,renderedFields",
+        "expand": ISSUE_EXPAND,
         "id": str(i.id),
         "self": f"{data.site}/rest/{api}/issue/{i.id}",
         "key": i.key,
