@@ -163,6 +163,69 @@ class Issue:
         return "Done" if self.status == "Done" else None
 
 
+def _dates_before_base(h: int) -> tuple[int, int | None, int]:
+    """(created, resolved or None, updated) of a base issue with hash ``h``, as microseconds before BASE_TIME.
+
+    Integer arithmetic, one timedelta per date read: a kanban board's sub-query reads the dates of every
+    issue of its project.
+    """
+    created = (60 + h % (300 * 24 * 60)) * _MINUTE_US + (h >> 20) % 1000 * 1000
+    if _STATUS_BY_HASH[(h >> 8) % 10] != "Done":
+        return created, None, max(0, created - (h >> 40) % 600 * _MINUTE_US)
+    resolved = max(0, created - (30 + (h >> 32) % (40 * 24 * 60)) * _MINUTE_US)
+    return created, resolved, max(0, resolved - (h >> 40) % 600 * _MINUTE_US)
+
+
+class BaseIssueView:
+    """A base issue in its home project whose fields are derived when read, from the same functions as
+    ``DataModel._base_issue``: evaluating a query reads one or two fields of each issue, so deriving all of
+    them (summary, three dates) would be wasted. No ``hidden``: callers evaluate visible issues only."""
+
+    __slots__ = ("_h", "_project", "id")
+
+    def __init__(self, issue_id: int, h: int, project: Project) -> None:
+        self.id = issue_id
+        self._h = h
+        self._project = project
+
+    @property
+    def project_key(self) -> str:
+        return self._project.key
+
+    @property
+    def key(self) -> str:
+        return f"{self._project.key}-{self.id - self._project.base_start + 1}"
+
+    @property
+    def status(self) -> str:
+        return _STATUS_BY_HASH[(self._h >> 8) % 10]
+
+    @property
+    def issuetype(self) -> str:
+        return ISSUE_TYPES[(self._h >> 28) % 3]
+
+    @property
+    def status_category(self) -> str:
+        return STATUSES[self.status][3]
+
+    @property
+    def resolution(self) -> str | None:
+        return "Done" if self.status == "Done" else None
+
+    @property
+    def created(self) -> datetime:
+        return BASE_TIME - timedelta(0, 0, _dates_before_base(self._h)[0])
+
+    @property
+    def resolved(self) -> datetime | None:
+        resolved = _dates_before_base(self._h)[1]
+        return None if resolved is None else BASE_TIME - timedelta(0, 0, resolved)
+
+    @property
+    def updated(self) -> datetime:
+        return BASE_TIME - timedelta(0, 0, _dates_before_base(self._h)[2])
+
+
 class MatchSet:
     """The ids of the visible issues one query matches, in rank (= id) order, evaluated lazily.
 
@@ -304,16 +367,8 @@ class DataModel:
     # -- issues ---------------------------------------------------------------------------------------------
     def _base_issue(self, issue_id: int, project: Project, num: int | None = None) -> Issue:
         h = mix(self.seed * 0x100000001B3 + issue_id)
-        # dates as microseconds before BASE_TIME: integer arithmetic, one timedelta per date (the hot path
-        # of a kanban board's sub-query evaluates every issue of its project)
-        created = (60 + h % (300 * 24 * 60)) * _MINUTE_US + (h >> 20) % 1000 * 1000
         status = _STATUS_BY_HASH[(h >> 8) % 10]
-        if status == "Done":
-            resolved: int | None = max(0, created - (30 + (h >> 32) % (40 * 24 * 60)) * _MINUTE_US)
-            updated = max(0, resolved - (h >> 40) % 600 * _MINUTE_US)  # type: ignore[operator]
-        else:
-            resolved = None
-            updated = max(0, created - (h >> 40) % 600 * _MINUTE_US)
+        created, resolved, updated = _dates_before_base(h)
         n = num if num is not None else issue_id - project.base_start + 1
         hidden = self._hidden.get(issue_id, (h >> 24) % self.hidden_rate == 0)
         return Issue(
@@ -416,10 +471,14 @@ class DataModel:
         return streams[0] if len(streams) == 1 else heapq.merge(*streams)
 
     def _project_match_ids(self, p: Project, residual: Any) -> Iterator[int]:
-        if residual is None and not (self._deleted or self._moved or self._added or self._hidden):
+        if not (self._deleted or self._moved or self._added or self._hidden):
             # untouched data: the visible ids are the runs between hash-hidden ids, produced at C speed
             bounds = [p.base_start - 1, *self._hash_hidden_ids(p), p.base_start + p.base_count]
-            return chain.from_iterable(range(a + 1, b) for a, b in pairwise(bounds))
+            visible = chain.from_iterable(range(a + 1, b) for a, b in pairwise(bounds))
+            if residual is None:
+                return visible
+            salt = self.seed * 0x100000001B3
+            return (i for i in visible if residual.evaluate(BaseIssueView(i, mix(salt + i), p)))
         if residual is None:
             hidden = self._is_hidden
             return (i for i in self._project_ids(p, 0) if not hidden(i))

@@ -17,6 +17,8 @@ import requests
 
 from flowkit.simulator import JiraSimulator
 from flowkit.simulator.api import _decode_token, _encode_token
+from flowkit.simulator.generate import generate
+from flowkit.simulator.model import BaseIssueView, mix
 from flowkit.simulator.views import issue_json
 
 SEARCH = "/rest/api/3/search/jql"
@@ -72,9 +74,34 @@ def mutate(sim: JiraSimulator, name: str, **args: Any) -> Any:
     return r.json()["result"]
 
 
+def assert_pages_are_the_reference(sim: JiraSimulator, jqls: list[str]) -> None:
+    for jql in jqls:
+        for fields, size in ((["key"], 50), (["id", "key"], 5000), ([], 37), (["summary", "status"], 100)):
+            wanted = set() if set(fields) <= {"id", "key"} else set(fields)
+            after = 0
+            for r in pages(sim, jql, size, fields):
+                assert r.content == reference_page(sim, jql, after, min(size, 100 if wanted else 5000), wanted), jql
+                if "nextPageToken" in r.json():
+                    after = cursor(jql, r)
+                else:
+                    assert r.json()["isLast"] is True
+
+
+# queries whose residual reads every field a JQL clause can read (evaluated on BaseIssueView when untouched)
+FIELD_QUERIES = [
+    'project = OPS AND (resolution = EMPTY OR resolved >= "2026-01-01")',
+    'project in (PLAT, OPS) AND status != Done AND created >= "2025-11-01 10:00"',
+    'project = PLAT AND (issuetype = Bug OR statusCategory = "In Progress") AND key != PLAT-5',
+    'project = WEB AND updated < "2026-02-01" AND id != 10001 AND resolution is not EMPTY',
+    "project = OPS AND issuekey in (OPS-3, OPS-4, OPS-200) AND resolutiondate is EMPTY",
+]
+
+
 def test_fast_key_only_pages_are_byte_for_byte_the_reference(jira_sim_factory: Any) -> None:
     sim: JiraSimulator = jira_sim_factory(boards=14, issues_per_board=120)
     d = sim.data
+    jqls = [d.board_issue_jql(b) for b in d.boards.values()] + FIELD_QUERIES
+    assert_pages_are_the_reference(sim, jqls)  # untouched data: the visible-runs and BaseIssueView paths
     # overlays of every kind, so the fast path meets added, moved, hidden, revealed and deleted issues
     added = d.add_issue("OPS", "late", "Done")
     d.add_issue("PLAT", "hidden new", hidden=True)
@@ -84,19 +111,21 @@ def test_fast_key_only_pages_are_byte_for_byte_the_reference(jira_sim_factory: A
     d.set_issue_hidden(d.projects["OPS"].base_start + 8)
     revealed = next(i.id for i in d.search(d.parse("project = WEB"), include_hidden=True) if i.hidden)
     d.set_issue_hidden(revealed, False)
-    jqls = [d.board_issue_jql(b) for b in d.boards.values()] + ["project in (OPS, PLAT) AND status != Done"]
-    for jql in jqls:
-        for fields, size in ((["key"], 50), (["id", "key"], 5000), ([], 37), (["summary", "status"], 100)):
-            after = 0
-            for r in pages(sim, jql, size, fields):
-                wanted = set() if set(fields) <= {"id", "key"} else set(fields) if fields else {"id"}
-                assert r.content == reference_page(sim, jql, after, min(size, 100 if wanted else 5000), wanted), jql
-                if "nextPageToken" in r.json():
-                    after = cursor(jql, r)
-                else:
-                    assert r.json()["isLast"] is True
+    assert_pages_are_the_reference(sim, jqls)
     keys = [i["key"] for r in pages(sim, "project = WEB", 5000, ["key"]) for i in r.json()["issues"]]
     assert d.issue(revealed).key in keys  # type: ignore[union-attr]
+
+
+def test_base_issue_view_reads_what_the_issue_holds() -> None:
+    d = generate(seed=5, boards=8, issues_per_board=3000)
+    p = d.projects["OPS"]
+    for i in range(p.base_start, p.base_start + p.base_count):
+        issue, view = d._base_issue(i, p), BaseIssueView(i, mix(d.seed * 0x100000001B3 + i), p)
+        for name in ("id", "key", "project_key", "status", "status_category", "resolution", "issuetype"):
+            assert getattr(view, name) == getattr(issue, name), (i, name)
+        for name in ("created", "updated", "resolved"):
+            assert getattr(view, name) == getattr(issue, name), (i, name)
+            assert getattr(view, name) is None or getattr(view, name).tzinfo is getattr(issue, name).tzinfo
 
 
 def test_a_mutation_between_two_pages_shows_on_the_next_page(jira_sim_factory: Any) -> None:
