@@ -10,8 +10,9 @@
 every visible board's JQL the way the flow does (configuration, saved filter, kanban sub-query), then pages every
 board's issue keys through POST /rest/api/3/search/jql with the flow's request body ({"jql", "fields": ["key"],
 "maxResults": 5000, "nextPageToken"}) from --threads client threads (one board per thread at a time, its pages in
-sequence). It prints keys/s and the CPU seconds the simulator process spent while paging (/proc/<pid>/stat), i.e.
-how much of a core the simulator needs per 100,000 keys/s. --py-spy OUT samples the simulator with py-spy meanwhile.
+sequence). It prints keys/s, the CPU seconds the simulator process spent while paging (/proc/<pid>/stat), i.e.
+how much of a core the simulator needs per 100,000 keys/s, and the CPU of the client (this process), which bounds
+keys/s once the simulator is cheap. --py-spy OUT samples the simulator with py-spy (--gil) meanwhile.
 """
 
 from __future__ import annotations
@@ -170,18 +171,19 @@ def paging(boards: int, issues_per_board: int, latency_ms: float, threads: int, 
             spy = subprocess.Popen(["py-spy", "record", "--gil", "--pid", str(proc.pid), "-r", "100", "-f", "raw", "-o",
                                     py_spy], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
             time.sleep(1.0)
-        cpu0, t0 = _cpu_seconds(proc.pid), time.monotonic()
+        cpu0, t0, own0 = _cpu_seconds(proc.pid), time.monotonic(), time.process_time()
         workers = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
         for w in workers:
             w.start()
         for w in workers:
             w.join()
-        elapsed, cpu = time.monotonic() - t0, _cpu_seconds(proc.pid) - cpu0
+        elapsed, cpu, own = time.monotonic() - t0, _cpu_seconds(proc.pid) - cpu0, time.process_time() - own0
         total = sum(keys)
         print(f"paging: {len(jqls)} boards, {total:,} keys in {sum(pages)} pages over HTTP in {elapsed:.1f} s with "
               f"{threads} client threads = {total / elapsed:,.0f} keys/s (latency {latency_ms:g} ms)")  # fmt: skip
         print(f"  simulator CPU: {cpu:.1f} s = {cpu / elapsed:.0%} of one core on average; "
               f"{cpu / total * 100_000:.2f} CPU s per 100,000 keys")  # fmt: skip
+        print(f"  client CPU (this process: HTTP + JSON decoding): {own:.1f} s = {own / elapsed:.0%} of one core")
     finally:
         if spy is not None:
             spy.send_signal(signal.SIGINT)
