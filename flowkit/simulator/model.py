@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 from flowkit.simulator.jql import Query, parse_jql
 
-MATCH_CACHE_IDS = 4_000_000  # ids kept over all cached match sets (32 MB); least recently used go first
+MATCH_CACHE_IDS = 4_000_000  # past this many ids over all cached match sets (32 MB), a new query drops the oldest
 _CHUNK = 4096  # ids evaluated at least per extension of a match set
 
 BASE_TIME = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # "now" of every generated data set (no wall clock)
