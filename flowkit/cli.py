@@ -472,12 +472,33 @@ VALUE_WIDTH = (30, 76)  # the value column of `state show`: at least 30 characte
 STATE_COLUMNS = ("component", "version", "key", "value")
 
 
+FOLD_AT = 4  # more keys than this under one "a/b/" prefix are shown as one line (e.g. a run's per-board records)
+
+
+def folded_keys(data: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(key, value) lines of one state map, sorted; a family of keys sharing a prefix up to their last "/"
+    that has more than FOLD_AT members becomes one line ``prefix*`` saying how many (--json shows them)."""
+    families: dict[str, int] = {}
+    for key in data:
+        if "/" in key:
+            prefix = key[: key.rindex("/") + 1]
+            families[prefix] = families.get(prefix, 0) + 1
+    lines: dict[str, str] = {}
+    for key, value in data.items():
+        prefix = key[: key.rindex("/") + 1] if "/" in key else ""
+        if prefix and families[prefix] > FOLD_AT:
+            lines[prefix + "*"] = f"{families[prefix]} keys (--json shows them)"
+        else:
+            lines[key] = value
+    return sorted(lines.items())
+
+
 def _state_table(flow_id: str, maps: Sequence[Mapping[str, Any]], width: int) -> Table:
-    """One flow's state, one line per key; values are cut to the width the other columns leave."""
+    """One flow's state, one line per key (large key families folded); values cut to the width left."""
     rows: list[tuple[str, str, str, str]] = []
     for entry in maps:
         component = entry["component"] or "(flow)"
-        for key, value in sorted(entry["data"].items()) or [("", "")]:
+        for key, value in folded_keys(entry["data"]) or [("", "")]:
             rows.append((component, str(entry["version"]), key, value))
     others = sum(max(len(header), *(len(row[i]) for row in rows)) for i, header in enumerate(STATE_COLUMNS[:3]))
     separators = 3 * (len(STATE_COLUMNS) - 1)  # with SIMPLE_HEAD, no edge: one space of padding each side

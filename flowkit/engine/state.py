@@ -1,8 +1,14 @@
 """Component state: versioned str->str maps in SQLite, with compare-and-set updates.
 
-One row per (flow id, component, scope). `Scope.FLOW` rows use the component name ``""`` so every
-component of the flow sees the same map. A version is a counter that grows on every write; ``None``
-means the map was never written (or was cleared with `flowkit state clear`).
+One `state` row per (flow id, component, scope) holds the map's version; its entries are rows of
+`state_entry`, one per key, so a write that changes a few keys of a large map (`StateService.patch`)
+costs those keys, not the map. `Scope.FLOW` rows use the component name ``""`` so every component
+of the flow sees the same map. A version is a counter that grows on every write; ``None`` means the
+map was never written (or was cleared with `flowkit state clear`).
+
+Databases written before `state_entry` existed keep their entries as JSON in `state.data`: they are
+read from there (merged under any `state_entry` rows) and moved to `state_entry` by the map's next
+whole-map write. Whole-map writes leave `state.data` as ``{}``.
 """
 
 from __future__ import annotations
@@ -94,6 +100,11 @@ class StateService:
             pk=("flow_id", "component", "scope"),
             if_not_exists=True,
         )
+        db["state_entry"].create(  # type: ignore[union-attr]
+            {"flow_id": str, "component": str, "scope": str, "key": str, "value": str},
+            pk=("flow_id", "component", "scope", "key"),
+            if_not_exists=True,
+        )
 
     def _db(self) -> sqlite_utils.Database:
         db: sqlite_utils.Database | None = getattr(self._local, "db", None)
@@ -124,14 +135,30 @@ class StateService:
         conn.execute("COMMIT")
 
     @staticmethod
-    def _read(conn: sqlite3.Connection, flow_id: str, component: str, scope: Scope) -> StateMap:
+    def _row(conn: sqlite3.Connection, flow_id: str, component: str, scope: Scope) -> tuple[int, str] | None:
+        """(version, legacy JSON data) of a map, or None when it was never written."""
         row = conn.execute(
             "SELECT version, data FROM state WHERE flow_id = ? AND component = ? AND scope = ?",
             (flow_id, component, scope.value),
         ).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    @classmethod
+    def _version(cls, conn: sqlite3.Connection, flow_id: str, component: str, scope: Scope) -> int | None:
+        row = cls._row(conn, flow_id, component, scope)
+        return None if row is None else row[0]
+
+    @classmethod
+    def _read(cls, conn: sqlite3.Connection, flow_id: str, component: str, scope: Scope) -> StateMap:
+        """The map; call inside a transaction, so its version and entries belong together."""
+        row = cls._row(conn, flow_id, component, scope)
         if row is None:
             return StateMap()
-        return StateMap(row[0], json.loads(row[1]))
+        entries = conn.execute(
+            "SELECT key, value FROM state_entry WHERE flow_id = ? AND component = ? AND scope = ?",
+            (flow_id, component, scope.value),
+        ).fetchall()
+        return StateMap(row[0], {**_legacy_data(row[1]), **dict(entries)})
 
     @staticmethod
     def _write(
@@ -142,22 +169,36 @@ class StateService:
         version: int,
         data: Mapping[str, str],
     ) -> None:
+        """Replace the whole map (inside a write transaction)."""
+        entries = _check_strings(data)
         conn.execute(
             "INSERT OR REPLACE INTO state (flow_id, component, scope, version, data, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
-            (flow_id, component, scope.value, version, json.dumps(_check_strings(data), sort_keys=True)),
+            "VALUES (?, ?, ?, ?, '{}', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+            (flow_id, component, scope.value, version),
+        )
+        conn.execute(
+            "DELETE FROM state_entry WHERE flow_id = ? AND component = ? AND scope = ?",
+            (flow_id, component, scope.value),
+        )
+        conn.executemany(
+            "INSERT INTO state_entry (flow_id, component, scope, key, value) VALUES (?, ?, ?, ?, ?)",
+            [(flow_id, component, scope.value, k, v) for k, v in entries.items()],
         )
 
     def get(self, flow_id: str, component: str, scope: Scope) -> StateMap:
         """The current map (an empty map with version None when never written)."""
-        return self._read(self._db().conn, flow_id, _component_key(component, scope), scope)
+        conn = self._db().conn
+        conn.execute("BEGIN")  # one snapshot for the version and the entries while a writer commits
+        try:
+            return self._read(conn, flow_id, _component_key(component, scope), scope)
+        finally:
+            conn.execute("COMMIT")
 
     def set(self, flow_id: str, component: str, scope: Scope, data: Mapping[str, str]) -> None:
         """Overwrite the map unconditionally."""
         key = _component_key(component, scope)
         with self._write_transaction() as conn:
-            current = self._read(conn, flow_id, key, scope)
-            self._write(conn, flow_id, key, scope, (current.version or 0) + 1, data)
+            self._write(conn, flow_id, key, scope, (self._version(conn, flow_id, key, scope) or 0) + 1, data)
 
     def replace(self, flow_id: str, component: str, scope: Scope, old: StateMap, new: Mapping[str, str]) -> bool:
         """Compare-and-set: write `new` only if the stored version still equals ``old.version``."""
@@ -169,7 +210,7 @@ class StateService:
             return True
         with self._write_transaction() as conn:
             versions_match = all(
-                self._read(conn, flow_id, _component_key(u.component, u.scope), u.scope).version == u.expected_version
+                self._version(conn, flow_id, _component_key(u.component, u.scope), u.scope) == u.expected_version
                 for u in updates
             )
             if versions_match:
@@ -179,20 +220,87 @@ class StateService:
                     self._write(conn, flow_id, key, update.scope, version, update.data)
         return versions_match
 
+    def patch(
+        self,
+        flow_id: str,
+        component: str,
+        scope: Scope,
+        expected_version: int | None,
+        changes: Mapping[str, str | None],
+    ) -> bool:
+        """Compare-and-set of some keys: if the stored version still equals `expected_version`, set each key of
+        `changes` to its value (None deletes the key), keep every other key, and bump the version by one.
+
+        Costs the changed keys, not the map: for large maps changed a little at a time.
+        """
+        key = _component_key(component, scope)
+        with self._write_transaction() as conn:
+            row = self._row(conn, flow_id, key, scope)
+            if (None if row is None else row[0]) != expected_version:
+                return False
+            version = (expected_version or 0) + 1
+            if row is None or _legacy_data(row[1]):
+                # A new map, or one still stored the old way: written whole once (moves legacy JSON to rows).
+                data = {**self._read(conn, flow_id, key, scope).data, **changes}
+                self._write(conn, flow_id, key, scope, version, {k: v for k, v in data.items() if v is not None})
+                return True
+            conn.execute(
+                "UPDATE state SET version = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+                "WHERE flow_id = ? AND component = ? AND scope = ?",
+                (version, flow_id, key, scope.value),
+            )
+            kept = _check_strings({k: v for k, v in changes.items() if v is not None})
+            conn.executemany(
+                "INSERT OR REPLACE INTO state_entry (flow_id, component, scope, key, value) VALUES (?, ?, ?, ?, ?)",
+                [(flow_id, key, scope.value, k, v) for k, v in kept.items()],
+            )
+            conn.executemany(
+                "DELETE FROM state_entry WHERE flow_id = ? AND component = ? AND scope = ? AND key = ?",
+                [(flow_id, key, scope.value, k) for k, v in changes.items() if v is None],
+            )
+        return True
+
     def clear(self, flow_id: str, component: str, scope: Scope) -> None:
         """Empty the map. The version still grows, so a snapshot read before the clear cannot win a CAS."""
         self.set(flow_id, component, scope, {})
 
     def rows(self, flow_id: str | None = None) -> list[dict[str, object]]:
-        """Every stored map (optionally of one flow), ordered by flow, component, scope."""
-        where, args = ("flow_id = ?", [flow_id]) if flow_id else (None, [])
-        return list(self._db()["state"].rows_where(where, args, order_by="flow_id, component, scope"))
+        """Every stored map (optionally of one flow), ordered by flow, component, scope; ``data`` is the map as JSON."""
+        where, args = ("WHERE flow_id = ?", [flow_id]) if flow_id else ("", [])
+        conn = self._db().conn
+        conn.execute("BEGIN")  # maps and entries from one snapshot
+        try:
+            maps = conn.execute(
+                f"SELECT flow_id, component, scope, version, data, updated_at FROM state {where} "
+                "ORDER BY flow_id, component, scope",
+                args,
+            ).fetchall()
+            entries: dict[tuple[str, str, str], dict[str, str]] = {}
+            for flow, component, scope, key, value in conn.execute(
+                f"SELECT flow_id, component, scope, key, value FROM state_entry {where}", args
+            ):
+                entries.setdefault((flow, component, scope), {})[key] = value
+        finally:
+            conn.execute("COMMIT")
+        return [
+            {
+                "flow_id": flow,
+                "component": component,
+                "scope": scope,
+                "version": version,
+                "data": json.dumps({**_legacy_data(data), **entries.get((flow, component, scope), {})}, sort_keys=True),
+                "updated_at": updated_at,
+            }
+            for flow, component, scope, version, data, updated_at in maps
+        ]
 
     def delete_flow(self, flow_id: str | None = None) -> int:
         """Delete every map of one flow (or of all flows); returns the number of maps deleted."""
         with self._write_transaction() as conn:
             if flow_id is None:
+                conn.execute("DELETE FROM state_entry")
                 return conn.execute("DELETE FROM state").rowcount
+            conn.execute("DELETE FROM state_entry WHERE flow_id = ?", (flow_id,))
             return conn.execute("DELETE FROM state WHERE flow_id = ?", (flow_id,)).rowcount
 
     def close(self) -> None:
@@ -206,6 +314,11 @@ class StateService:
 
 def _component_key(component: str, scope: Scope) -> str:
     return FLOW_COMPONENT if scope is Scope.FLOW else component
+
+
+def _legacy_data(text: str) -> dict[str, str]:
+    """Entries an older flowkit kept as JSON in `state.data` (``{}`` once the map was rewritten)."""
+    return {} if text in ("", "{}") else dict(json.loads(text))
 
 
 def _check_strings(data: Mapping[str, str]) -> dict[str, str]:
@@ -240,6 +353,12 @@ class StateManager:
     def replace(self, old: StateMap, new: Mapping[str, str], scope: Scope = Scope.COMPONENT) -> bool:
         """Compare-and-set on the version; False when someone else wrote since `old` was read."""
         return self._service.replace(self.flow_id, self.component, scope, old, new)
+
+    def patch(
+        self, expected_version: int | None, changes: Mapping[str, str | None], scope: Scope = Scope.COMPONENT
+    ) -> bool:
+        """Compare-and-set of some keys (None deletes one), the others kept; False when the version moved."""
+        return self._service.patch(self.flow_id, self.component, scope, expected_version, changes)
 
     def clear(self, scope: Scope = Scope.COMPONENT) -> None:
         """Empty the map."""

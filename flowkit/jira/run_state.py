@@ -14,12 +14,19 @@ Per board and table the status is one of:
   skipped    Jira refused the board (403/404/422): its old rows are kept, with a warning;
   failed     retries ran out or the response was unusable: old rows kept, the run reports it.
 Pages of an attempt that never completed are ignored by the merge (see MergePlan).
+
+Stored form (`encode_run` / `encode_changes` / `decode_run`): the run is several keys of the state
+map, so that recording a page rewrites one board's record rather than the whole run:
+  run               the header: id, tables, phase, board list, failed and merged tables, destination;
+  run/board/<id>    one board: its BoardInfo and, per table, its in-flight attempt or its status.
+Every transition notes the boards it changed (`touched`), so an update encodes only those.
+A run stored by an older flowkit as one JSON document under `run` is still read (`RunState.from_json`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -77,6 +84,9 @@ class RunState:
     failed_tables: Mapping[str, str] = field(default_factory=dict)  # TABLE -> reason (e.g. oversized value)
     merged: tuple[str, ...] = ()
     destination: str = ""  # the warehouse this run journals into (set with its first page)
+    # Boards whose stored record (run/board/<id>) this state changed since it was read or written; not
+    # part of the value (equality ignores it). The state service encodes only these on update.
+    touched: frozenset[int] = field(default=frozenset(), compare=False, repr=False)
 
     # ---- queries -------------------------------------------------------------------------------------
 
@@ -90,22 +100,27 @@ class RunState:
         """(board, table) pairs not yet settled; empty once the run can be merged."""
         if self.listing == "listing":
             return [(-1, "BOARD")]
+        return list(self._unsettled(self.listed))
+
+    def _unsettled(self, boards: Iterable[int]) -> Iterator[tuple[int, str]]:
         # A table that failed as a whole (e.g. an oversized value) waits for nothing more: PutJournal
         # stops journaling it, so its boards would otherwise never settle and the run never merge.
         mapping = [t for t in self.tables if t != "BOARD" and t not in self.failed_tables]
-        out: list[tuple[int, str]] = []
-        for board in self.listed:
+        for board in boards:
             board_state = self.board_status(board, "BOARD")
             if board_state is None and "BOARD" not in self.failed_tables:
-                out.append((board, "BOARD"))
+                yield (board, "BOARD")
                 continue
             if board_state is not None and board_state[0] != "journaled":
                 continue  # a board Jira refused has no mapping tables to fetch this run
-            out.extend((board, t) for t in mapping if not self.is_settled(board, t))
-        return out
+            yield from ((board, t) for t in mapping if not self.is_settled(board, t))
 
     def ready_to_merge(self) -> bool:
-        return self.phase != "done" and not self.pending()
+        if self.phase == "done" or self.listing == "listing":
+            return False
+        # Asked on every journal signal: stop at the first unsettled pair, looking first at the boards
+        # listed last (boards settle roughly in list order, so those are the likeliest still pending).
+        return next(self._unsettled(reversed(self.listed)), None) is None
 
     def accepted(self, table: str) -> dict[int, str]:
         """Board id -> the attempt whose journal rows are authoritative for `table`."""
@@ -178,7 +193,7 @@ class RunState:
         return replace(self, listing=listing, listed=tuple(dict.fromkeys(listed)))
 
     def with_info(self, board_id: int, info: BoardInfo) -> RunState:
-        return replace(self, info={**self.info, board_id: info})
+        return replace(self, info={**self.info, board_id: info}, touched=self.touched | {board_id})
 
     def with_page(self, board_id: int, table: str, attempt: str, index: int, count: int | None) -> RunState:
         """Record one journaled page; the board/table becomes `journaled` when its attempt is complete."""
@@ -189,17 +204,17 @@ class RunState:
         if current is None or current.attempt != attempt:
             current = Attempt(attempt)  # a newer attempt supersedes an unfinished older one
         current = Attempt(attempt, current.pages | {index}, count if count is not None else current.count)
-        attempts = {**self.attempts, key: current}
-        status = dict(self.status)
         if current.complete:
-            del attempts[key]
-            status[key] = ("journaled", attempt)
-        return replace(self, attempts=attempts, status=status)
+            return self.with_settled(board_id, table, "journaled", attempt)
+        # Only the (few) attempts in flight are copied: a page costs what it changes, not the run.
+        return replace(self, attempts={**self.attempts, key: current}, touched=self.touched | {board_id})
 
     def with_settled(self, board_id: int, table: str, status: Status, reason: str) -> RunState:
         key = _key(board_id, table)
-        attempts = {k: v for k, v in self.attempts.items() if k != key}
-        return replace(self, attempts=attempts, status={**self.status, key: (status, reason)})
+        attempts = {k: v for k, v in self.attempts.items() if k != key} if key in self.attempts else self.attempts
+        return replace(
+            self, attempts=attempts, status={**self.status, key: (status, reason)}, touched=self.touched | {board_id}
+        )
 
     def with_failed_table(self, table: str, reason: str) -> RunState:
         if table in self.failed_tables:
@@ -227,9 +242,13 @@ class RunState:
         return self if self.destination else replace(self, destination=identity)
 
     def with_phase(self, phase: Phase) -> RunState:
-        return replace(self, phase=phase)
+        return self if phase == self.phase else replace(self, phase=phase)
 
-    # ---- JSON ----------------------------------------------------------------------------------------
+    def stored(self) -> RunState:
+        """This state as written to the store: nothing touched since."""
+        return replace(self, touched=frozenset()) if self.touched else self
+
+    # ---- JSON (the single-document form of older flowkit versions; see encode_run for the stored form) ----
 
     def to_json(self) -> str:
         doc: dict[str, Any] = {
@@ -267,6 +286,136 @@ class RunState:
             merged=tuple(doc["merged"]),
             destination=doc.get("destination", ""),
         )
+
+
+# ---- stored form: several keys of the state map ------------------------------------------------------
+
+RUN_KEY = "run"
+BOARD_KEY_PREFIX = "run/board/"
+_HEADER_FIELDS = ("tables", "phase", "listing", "listed", "failed_tables", "merged", "destination")
+
+
+def is_run_key(key: str) -> bool:
+    """Whether a state map key belongs to the stored run (a new run replaces all of them)."""
+    return key == RUN_KEY or key.startswith(BOARD_KEY_PREFIX)
+
+
+def board_key(board_id: int) -> str:
+    return f"{BOARD_KEY_PREFIX}{board_id}"
+
+
+def encode_header(run: RunState) -> str:
+    doc = {
+        "run_id": run.run_id,
+        "started_at": run.started_at,
+        "tables": list(run.tables),
+        "phase": run.phase,
+        "listing": run.listing,
+        "listed": list(run.listed),
+        "failed_tables": dict(run.failed_tables),
+        "merged": list(run.merged),
+        "destination": run.destination,
+    }
+    return json.dumps(doc, separators=(",", ":"), sort_keys=True)
+
+
+def encode_board(run: RunState, board_id: int) -> str | None:
+    """One board's record (its info, and per table of the run its attempt in flight or its status), None if empty."""
+    tables: dict[str, dict[str, Any]] = {}
+    for table in run.tables:
+        key = _key(board_id, table)
+        if key in run.status:
+            status, reason = run.status[key]
+            tables[table] = {"status": status, "reason": reason}
+        elif key in run.attempts:
+            a = run.attempts[key]
+            tables[table] = {"attempt": a.attempt, "pages": sorted(a.pages), "count": a.count}
+    info = run.info.get(board_id)
+    if info is None and not tables:
+        return None
+    doc: dict[str, Any] = {"tables": tables}
+    if info is not None:
+        doc["info"] = vars(info)
+    return json.dumps(doc, separators=(",", ":"), sort_keys=True)
+
+
+def _boards_with_records(run: RunState) -> set[int]:
+    return set(run.info) | {_split(k)[0] for k in (*run.status, *run.attempts)}
+
+
+def encode_run(run: RunState) -> dict[str, str]:
+    """The whole run as state map entries (a new run, or the first write of a run read in the old form)."""
+    out = {RUN_KEY: encode_header(run)}
+    for board in sorted(_boards_with_records(run)):
+        record = encode_board(run, board)
+        if record is not None:
+            out[board_key(board)] = record
+    return out
+
+
+def encode_changes(old: RunState | None, new: RunState) -> dict[str, str | None]:
+    """The entries to write for `new`, derived from the stored `old` by transitions (None: write it all).
+
+    Costs what changed: the header when one of its fields did, plus the boards `new` touched
+    (None deletes a board's record that became empty).
+    """
+    if old is None:
+        return dict(encode_run(new))
+    out: dict[str, str | None] = {}
+    if old.run_id != new.run_id or any(_differs(getattr(old, f), getattr(new, f)) for f in _HEADER_FIELDS):
+        out[RUN_KEY] = encode_header(new)
+    for board in sorted(new.touched):
+        out[board_key(board)] = encode_board(new, board)
+    return out
+
+
+def stored_as_one_document(entries: Mapping[str, str]) -> bool:
+    """Whether the run in `entries` is the single JSON document of older versions (rewritten whole on first update)."""
+    text = entries.get(RUN_KEY)
+    return bool(text) and "status" in json.loads(text or "{}")
+
+
+def _differs(a: object, b: object) -> bool:
+    return a is not b and a != b  # most fields are the very same object when unchanged: no element walk
+
+
+def decode_run(entries: Mapping[str, str]) -> RunState | None:
+    """The run stored in a state map (either form), or None when there is none."""
+    text = entries.get(RUN_KEY)
+    if not text:
+        return None
+    doc = json.loads(text)
+    if "status" in doc:  # the single-document form of older versions
+        return RunState.from_json(text)
+    info: dict[int, BoardInfo] = {}
+    attempts: dict[str, Attempt] = {}
+    status: dict[str, tuple[Status, str]] = {}
+    for key, value in entries.items():
+        if not key.startswith(BOARD_KEY_PREFIX):
+            continue
+        board = int(key[len(BOARD_KEY_PREFIX) :])
+        record = json.loads(value)
+        if "info" in record:
+            info[board] = BoardInfo(**record["info"])
+        for table, entry in record["tables"].items():
+            if "status" in entry:
+                status[_key(board, table)] = (entry["status"], entry["reason"])
+            else:
+                attempts[_key(board, table)] = Attempt(entry["attempt"], frozenset(entry["pages"]), entry["count"])
+    return RunState(
+        run_id=doc["run_id"],
+        started_at=doc["started_at"],
+        tables=tuple(doc["tables"]),
+        phase=doc["phase"],
+        listing=doc["listing"],
+        listed=tuple(doc["listed"]),
+        info=info,
+        attempts=attempts,
+        status=status,
+        failed_tables=dict(doc["failed_tables"]),
+        merged=tuple(doc["merged"]),
+        destination=doc["destination"],
+    )
 
 
 def _key(board_id: int, table: str) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from flowkit.cli import cli
+from flowkit.cli import cli, folded_keys
 from flowkit.engine import Scope, StateManager, StateService
 from tests.engine.helpers import EVENTS, write_flow
 
@@ -269,6 +269,26 @@ def test_state_show_prints_one_line_per_key(home: Path) -> None:
     wide = CliRunner().invoke(cli, ["state", "show"], env={"COLUMNS": "200"}).stdout
     shown = next(line for line in wide.splitlines() if "run_id" in line).split(" run ", 1)[1].strip()
     assert 60 <= len(shown.split("…")[0]) <= 64  # about the first 60 characters
+
+
+def test_state_show_folds_a_large_family_of_keys_into_one_line(home: Path) -> None:
+    boards = {f"run/board/{b}": json.dumps({"tables": {"BOARD": {"status": "journaled"}}}) for b in range(500)}
+    data = {"progress": "run r1 fetching", "run": '{"run_id": "r1"}', "a/x": "1", "a/y": "2", **boards}
+    assert folded_keys(data) == [
+        ("a/x", "1"),
+        ("a/y", "2"),
+        ("progress", "run r1 fetching"),
+        ("run", '{"run_id": "r1"}'),
+        ("run/board/*", "500 keys (--json shows them)"),
+    ]
+    service = StateService(home)
+    try:
+        StateManager(service, "jira", "Ingestion State").set(data)
+    finally:
+        service.close()
+    out = CliRunner().invoke(cli, ["state", "show"], env={"COLUMNS": "120"}).stdout
+    assert len([line for line in out.splitlines() if line.strip()]) == 3 + 5, out
+    assert "run/board/*" in out and "500 keys" in out
 
 
 def test_state_show_prints_short_prose_whole_and_cuts_documents(home: Path) -> None:

@@ -114,3 +114,44 @@ def test_show_and_clear(tmp_path: Path) -> None:
     assert set(show_state(tmp_path)) == {"two"}
     assert clear_state(tmp_path) == 1
     assert show_state(tmp_path) == {}
+
+
+def test_patch_changes_some_keys_under_compare_and_set(tmp_path: Path) -> None:
+    service = StateService(tmp_path)
+    manager = StateManager(service, "flow", "Component")
+    assert not manager.patch(3, {"a": "1"})  # never written: only version None matches
+    assert manager.patch(None, {"a": "1", "b": "2", "gone": None})
+    assert manager.get() == StateMap(1, {"a": "1", "b": "2"})
+    assert manager.patch(1, {"b": None, "c": "3"})
+    assert manager.get() == StateMap(2, {"a": "1", "c": "3"})
+    assert not manager.patch(1, {"a": "stale"})  # the version moved: nothing written
+    assert manager.get() == StateMap(2, {"a": "1", "c": "3"})
+    assert manager.replace(manager.get(), {"z": "26"})  # a whole-map write drops the patched keys
+    assert manager.get() == StateMap(3, {"z": "26"})
+    manager.clear()
+    assert manager.get() == StateMap(4, {})
+    assert manager.patch(4, {"after": "clear"})
+    assert show_state(tmp_path)["flow"][0]["data"] == {"after": "clear"}
+    assert clear_state(tmp_path, "flow") == 1
+    assert manager.get() == StateMap(None, {})
+    service.close()
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM state_entry").fetchone()[0] == 0  # clear left no entries behind
+
+
+def test_a_map_stored_by_an_older_version_as_json_is_read_and_moved_to_rows(tmp_path: Path) -> None:
+    StateService(tmp_path).close()
+    with sqlite3.connect(tmp_path / "state.db") as db:  # what flowkit wrote before `state_entry` existed
+        db.execute(
+            "INSERT INTO state (flow_id, component, scope, version, data, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+            ("flow", "Component", "component", 7, '{"cursor": "41", "other": "x"}', "2026-01-01T00:00:00Z"),
+        )
+    service = StateService(tmp_path)
+    manager = StateManager(service, "flow", "Component")
+    assert manager.get() == StateMap(7, {"cursor": "41", "other": "x"})
+    assert show_state(tmp_path)["flow"][0]["data"] == {"cursor": "41", "other": "x"}
+    assert manager.patch(7, {"cursor": "42", "other": None})
+    assert manager.get() == StateMap(8, {"cursor": "42"})
+    service.close()
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        assert db.execute("SELECT data FROM state").fetchall() == [("{}",)]

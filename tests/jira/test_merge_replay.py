@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from flowkit.engine import Scope, StateService, flow_id_of
-from flowkit.jira.run_state import RunState
-from flowkit.jira.state_service import PROGRESS_KEY, RUN_KEY
+from flowkit.jira.run_state import decode_run, encode_run
+from flowkit.jira.state_service import PROGRESS_KEY
 from tests.jira.flowrun import fast_flow, overrides_for, run_once, truth, warehouse
 from tests.jira.test_flow_resilience import _flowkit_run, _journaled_boards
 
@@ -29,10 +29,10 @@ def _undo_last_merge(home: Path, flow: Path) -> str:
     service = StateService(home)
     flow_id = flow_id_of(flow)
     stored = service.get(flow_id, "Ingestion State", Scope.COMPONENT)
-    run = RunState.from_json(stored.data[RUN_KEY])
-    assert run.phase == "done"
+    run = decode_run(stored.data)
+    assert run is not None and run.phase == "done"
     rewound = replace(run, merged=run.merged[:-1], phase="merging")
-    data = {**stored.data, RUN_KEY: rewound.to_json(), PROGRESS_KEY: rewound.progress()}
+    data = {**stored.data, **encode_run(rewound), PROGRESS_KEY: rewound.progress()}
     assert service.replace(flow_id, "Ingestion State", Scope.COMPONENT, stored, data)
     return run.merged[-1]
 

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from flowkit.jira.run_state import BoardInfo, RunState, tables_for
+import json
+
+from flowkit.jira.run_state import (
+    BoardInfo,
+    RunState,
+    decode_run,
+    encode_changes,
+    encode_run,
+    stored_as_one_document,
+    tables_for,
+)
 
 
 def _run(tables: tuple[str, ...] = tables_for(("SPRINT", "BOARD_PROJECT", "BOARD_ISSUE"))) -> RunState:
@@ -149,3 +159,73 @@ def test_the_first_page_records_the_destination_and_it_survives_json() -> None:
     assert RunState.from_json(placed.to_json()) == placed
     legacy = placed.to_json().replace(',"destination":"SQLITE:/w/a.db"', "")
     assert RunState.from_json(legacy).destination == ""  # state written before the field existed
+
+
+# ---- stored form ---------------------------------------------------------------------------------
+
+
+def _busy() -> RunState:
+    """A run mid-way: listed, one board settled, one in flight, one skipped, a failed table, a destination."""
+    return (
+        _run()
+        .with_listing("complete", [3, 1, 2])
+        .with_info(1, BoardInfo("one", "scrum", "project = A", None, 10))
+        .with_info(2, BoardInfo("two", "kanban"))
+        .with_destination("SQLITE:/w/a.db")
+        .with_page(1, "BOARD", "a", 0, 1)
+        .with_page(1, "BOARD_ISSUE", "b", 1, None)
+        .with_page(1, "BOARD_ISSUE", "b", 3, 4)
+        .with_settled(2, "BOARD", "skipped", "403 from Jira")
+        .with_failed_table("SPRINT", "value too large")
+    )
+
+
+def test_the_stored_form_is_a_header_and_one_record_per_board_and_reads_back_equal() -> None:
+    run = _busy()
+    entries = encode_run(run)
+    assert set(entries) == {"run", "run/board/1", "run/board/2"}  # board 3 has nothing recorded yet
+    assert json.loads(entries["run/board/1"]) == {
+        "info": {"name": "one", "type": "scrum", "filter_jql": "project = A", "sub_query": None, "filter_id": 10},
+        "tables": {
+            "BOARD": {"status": "journaled", "reason": "a"},
+            "BOARD_ISSUE": {"attempt": "b", "pages": [1, 3], "count": 4},
+        },
+    }
+    assert json.loads(entries["run"])["listed"] == [3, 1, 2]
+    back = decode_run(entries)
+    assert back == run and back is not None and back.info == run.info and back.attempts == run.attempts
+    assert not stored_as_one_document(entries)
+    assert decode_run({}) is None and decode_run({"progress": "x"}) is None
+
+
+def test_changes_are_only_what_the_transitions_touched() -> None:
+    stored = _busy().stored()
+    assert encode_changes(stored, stored) == {}
+    page = stored.with_page(1, "BOARD_ISSUE", "b", 0, None)
+    assert set(encode_changes(stored, page)) == {"run/board/1"}
+    settled = page.with_page(1, "BOARD_ISSUE", "b", 2, None)  # the attempt completes: a status now
+    assert json.loads(encode_changes(stored, settled)["run/board/1"] or "")["tables"]["BOARD_ISSUE"] == {
+        "status": "journaled",
+        "reason": "b",
+    }
+    assert set(encode_changes(stored, stored.with_merged("BOARD"))) == {"run"}
+    assert set(encode_changes(stored, stored.with_info(3, BoardInfo("three")).with_phase("merging"))) == {
+        "run",
+        "run/board/3",
+    }
+    # applying the changes to the stored entries gives the new run's full encoding
+    entries = {**encode_run(stored), **encode_changes(stored, settled)}
+    assert entries == encode_run(settled) and decode_run(entries) == settled
+    assert encode_changes(None, stored) == encode_run(stored)  # nothing stored in this form yet: all of it
+
+
+def test_a_late_page_of_a_settled_board_touches_nothing() -> None:
+    stored = _busy().stored()
+    assert encode_changes(stored, stored.with_page(1, "BOARD", "old", 0, 1)) == {}
+    assert encode_changes(stored, stored.with_failed_table("SPRINT", "again")) == {}
+
+
+def test_a_run_stored_as_one_document_is_still_read() -> None:
+    run = _busy()
+    entries = {"run": run.to_json(), "progress": run.progress()}
+    assert stored_as_one_document(entries) and decode_run(entries) == run
