@@ -83,6 +83,10 @@ class _FetchBoardTable(Processor):
                         records=[make(board_id, item, problems) for item in page],
                     )
                 session.commit()  # stream pages to PutJournal as they arrive
+                # Back pressure between pages, not only between boards: a board of 100 pages must not
+                # pile them all up in memory while PutJournal catches up.
+                if not context.wait_for_room():
+                    return  # the run is stopping; the attempt never completes, so it counts for nothing
             warn_problems(context, board_label(attributes), what, problems)
         except JiraAuthError as exc:
             raise ConfigurationError(f"Jira refused the credentials while fetching {what} ({exc})") from exc
