@@ -239,43 +239,77 @@ def row_hash(spec: TableSpec, row: Row) -> str:
     return hashlib.sha256(canonical_row(spec, row).encode("utf-8")).hexdigest()
 
 
-def make_sqlite_encoder(spec: TableSpec) -> Callable[[Row], tuple[Any, ...]]:
-    """A fast ``row -> (business values in SQLite form..., hash)`` for bulk journal appends."""
+#: Compact JSON for journal pages (one C encoder for a whole page; NaN refused like canonical JSON).
+_PAGE_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
+def make_journal_page_encoder(spec: TableSpec) -> Callable[[Sequence[Row]], str]:
+    """A fast ``rows -> journal page``: the JSON array of each row's business values in SQLite form
+    followed by its ``row_hash``, e.g. ``[[1,10001,"KEY-1","9f86..."], ...]``.
+
+    A page is one journal row whatever its size: appending costs one INSERT per page instead of one per
+    row, and SQLite expands the page again with ``json_each`` at merge time. VARIANT values are carried
+    as their canonical JSON *text* (a JSON string), so the merge stores exactly what ``to_sqlite`` would.
+    Raises DestinationError for unknown columns, a NULL primary key, or a value SQLite cannot store.
+
+    This runs on every journaled row, so the per-row function is generated for the table's columns
+    (as dataclasses generates ``__init__``): no loop over columns, no per-value dispatch on the kind.
+    """
     names = spec.column_names
     name_set = frozenset(names)
-    convs = _column_converters(spec)
-    kinds = [c.snowflake_type for c in spec.columns]
-    pairs = list(zip(names, convs, kinds, strict=True))
-    sha256 = hashlib.sha256
+    converters = _column_converters(spec)
+    env: dict[str, Any] = {
+        "name_set": name_set,
+        "check_columns": check_columns,
+        "spec": spec,
+        "sha256": hashlib.sha256,
+        "encode_str": encode_basestring,
+        "int_repr": int.__repr__,
+        "scalar": _page_scalar,
+        "DestinationError": DestinationError,
+    }
+    lines = ["def encode_row(row):", "    if not name_set.issuperset(row):", "        check_columns(spec, row)"]
+    for i, (col, conv) in enumerate(zip(spec.columns, converters, strict=True)):
+        v, p = f"v{i}", f"p{i}"
+        lines.append(f"    {v} = row.get({col.name!r})")
+        if conv is not _identity:
+            env[f"conv{i}"] = conv
+            lines.append(f"    {v} = conv{i}({v})")
+        if col.name in spec.primary_key:
+            lines.append(f"    if {v} is None:")
+            lines.append(
+                f"        raise DestinationError({spec.name + ': a journal row has a NULL primary key column'!r})"
+            )
+        if col.snowflake_type == VARIANT:  # already canonical JSON text
+            lines.append(f"    {p} = 'null' if {v} is None else {v}")
+        elif col.snowflake_type == BOOLEAN:  # 0/1 in SQLite, true/false in the hash
+            lines.append(f"    {p} = 'null' if {v} is None else 'true' if {v} else 'false'")
+        else:
+            lines += [
+                f"    t = type({v})",
+                f"    {p} = int_repr({v}) if t is int else encode_str({v}) if t is str else "
+                f"'null' if {v} is None else scalar(spec, {col.name!r}, {v})",
+            ]
+    parts = ",".join(f"{{p{i}}}" for i in range(len(names)))
+    values = ", ".join(f"v{i}" for i in range(len(names)))
+    lines.append(f"    return [{values}, sha256(f'[{parts}]'.encode('utf-8')).hexdigest()]")
+    exec("\n".join(lines), env)  # names from the spec enter only as repr() string literals
+    encode_row: Callable[[Row], list[Any]] = env["encode_row"]
 
-    def encode(row: Row) -> tuple[Any, ...]:
-        if not name_set.issuperset(row):
-            check_columns(spec, row)
-        values = []
-        parts = []
-        for name, conv, kind in pairs:
-            value = conv(row.get(name))
-            values.append(value)
-            if value is None:
-                parts.append("null")
-            elif kind == VARIANT:
-                parts.append(value)
-            elif kind == BOOLEAN:
-                parts.append("true" if value else "false")
-            elif type(value) is int:
-                parts.append(int.__repr__(value))
-            else:
-                parts.append(_encode_scalar(value))
-        values.append(sha256(("[" + ",".join(parts) + "]").encode("utf-8")).hexdigest())
-        return tuple(values)
-
-    def safe_encode(row: Row) -> tuple[Any, ...]:
+    def encode_page(rows: Sequence[Row]) -> str:
         try:
-            return encode(row)
-        except ValueError as exc:
+            return _PAGE_JSON([encode_row(row) for row in rows])
+        except ValueError as exc:  # a bad timestamp, NaN
             raise DestinationError(f"{spec.name}: {exc}") from None
 
-    return safe_encode
+    return encode_page
+
+
+def _page_scalar(spec: TableSpec, column: str, value: Any) -> str:
+    """The hash text of a value that is neither int, str nor None (floats, booleans in a NUMBER column)."""
+    if isinstance(value, float | bool):
+        return canonical_json(value)  # ValueError for NaN/Infinity
+    raise DestinationError(f"{spec.name}: column {column}: cannot store a {type(value).__name__} value")
 
 
 def primary_key(spec: TableSpec, row: Row) -> tuple[Any, ...]:
@@ -318,6 +352,21 @@ def oversized_values(spec: TableSpec, row: Row, limit: int = OVERSIZED_LIMIT) ->
     return out
 
 
+def _all_small(spec: TableSpec, rows: Sequence[Row], limit: int) -> bool:
+    """True when no value of these rows can be over ``limit`` bytes, by a cheap bound: only text can be
+    that big, and a text of n characters is at most 4n UTF-8 bytes. Tables with a VARIANT column (whose
+    size is only known once serialised) always take the exact check."""
+    if any(c.snowflake_type == VARIANT for c in spec.columns):
+        return False
+    most = limit // 4
+    for column in spec.column_names:
+        for row in rows:
+            value = row.get(column)
+            if type(value) is str and len(value) > most:
+                return False
+    return True
+
+
 def apply_oversized_strategy(
     spec: TableSpec,
     rows: Iterable[Row],
@@ -337,6 +386,9 @@ def apply_oversized_strategy(
         raise ValueError(
             f"unknown Oversized Value Strategy {strategy!r}; expected one of {', '.join(OVERSIZED_STRATEGIES)}"
         )
+    rows = list(rows)
+    if _all_small(spec, rows, limit):
+        return rows, []
     out: list[Row] = []
     warnings: list[str] = []
     for row in rows:

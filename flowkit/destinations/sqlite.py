@@ -28,7 +28,7 @@ import sqlite_utils
 
 from flowkit.destinations.base import Destination, DestinationError, JournalBatch, MergePlan, MergeResult
 from flowkit.destinations.registry import DestinationType, Values
-from flowkit.destinations.rows import OVERSIZED_LIMIT, format_timestamp, from_sqlite, make_sqlite_encoder
+from flowkit.destinations.rows import OVERSIZED_LIMIT, format_timestamp, from_sqlite, make_journal_page_encoder
 from flowkit.destinations.schema import HASH, INSERTED_AT, UPDATED_AT, Schema, TableSpec
 from flowkit.engine import validators
 from flowkit.engine.components import PropertyDescriptor
@@ -38,6 +38,10 @@ SEQ = "_SEQ"
 RUN_ID = "_RUN_ID"
 PARTITION = "_PARTITION"
 ATTEMPT = "_ATTEMPT"
+#: A journal row is one page of rows: how many, and their JSON (``rows.make_journal_page_encoder``).
+ROW_COUNT = "_ROW_COUNT"
+ROWS = "_ROWS"
+JOURNAL_COLUMNS = (SEQ, RUN_ID, PARTITION, ATTEMPT, ROW_COUNT, ROWS)
 
 #: Which (table, run, partition, attempt) were merged: makes replaying a plan a no-op even after the
 #: merged journal rows were pruned.
@@ -94,15 +98,16 @@ def create_table_sql(spec: TableSpec) -> list[str]:
 
 
 def create_journal_sql(spec: TableSpec) -> list[str]:
-    """CREATE statements for ``<TABLE>_JOURNAL``: bookkeeping columns, business columns (no
-    constraints), the row hash computed at append time, and the (run, partition, attempt) index."""
+    """CREATE statements for ``<TABLE>_JOURNAL``: bookkeeping columns, then one *page* of rows per
+    journal row (``_ROWS``: a JSON array of [business values in SQLite form..., row hash]), and the
+    (run, partition, attempt) index. A page per row keeps appending at one INSERT per page."""
     defs = [
         f"{quote(SEQ)} INTEGER PRIMARY KEY AUTOINCREMENT",
         f"{quote(RUN_ID)} TEXT NOT NULL",
         f"{quote(PARTITION)} INTEGER NOT NULL",
         f"{quote(ATTEMPT)} TEXT NOT NULL",
-        *(f"{quote(c.name)} {c.sqlite_type}" for c in spec.columns),
-        f"{quote(HASH)} TEXT NOT NULL",
+        f"{quote(ROW_COUNT)} INTEGER NOT NULL",
+        f"{quote(ROWS)} TEXT NOT NULL",
     ]
     j = spec.journal_name
     return [
@@ -110,6 +115,18 @@ def create_journal_sql(spec: TableSpec) -> list[str]:
         f"CREATE INDEX IF NOT EXISTS {quote(j + '_RUN_PARTITION_ATTEMPT_IDX')} "
         f"ON {quote(j)} ({_cols((RUN_ID, PARTITION, ATTEMPT))})",
     ]
+
+
+def upgrade_row_journal_sql(spec: TableSpec, old: str) -> str:
+    """Copy a journal of the older one-row-per-row layout (business columns + hash) into the page layout,
+    one page per old row, in the old order: ``json_array`` writes exactly what the page encoder would
+    (VARIANT columns were already canonical JSON text, BOOLEAN 0/1)."""
+    values = _cols((*spec.column_names, HASH))
+    return (
+        f"INSERT INTO {quote(spec.journal_name)} ({_cols((RUN_ID, PARTITION, ATTEMPT, ROW_COUNT, ROWS))}) "
+        f"SELECT {_cols((RUN_ID, PARTITION, ATTEMPT))}, 1, json_array(json_array({values})) "
+        f"FROM {quote(old)} ORDER BY {quote(SEQ)}"
+    )
 
 
 def create_merge_log_sql() -> list[str]:
@@ -122,7 +139,7 @@ def create_merge_log_sql() -> list[str]:
 
 
 def journal_insert_sql(spec: TableSpec) -> str:
-    cols = (RUN_ID, PARTITION, ATTEMPT, *spec.column_names, HASH)
+    cols = (RUN_ID, PARTITION, ATTEMPT, ROW_COUNT, ROWS)
     return f"INSERT INTO {quote(spec.journal_name)} ({_cols(cols)}) VALUES ({', '.join('?' * len(cols))})"
 
 
@@ -184,33 +201,30 @@ def merge_steps(spec: TableSpec, *, listed_partitions: bool) -> list[MergeStep]:
             f"WHERE j.{quote(RUN_ID)} = :run_id AND j.{quote(PARTITION)} = {quote(_ACCEPTED)}.PART "
             f"AND j.{quote(ATTEMPT)} = {quote(_ACCEPTED)}.ATTEMPT)",
         ),
-        # Stage accepted rows, deduplicated by primary key: the highest _SEQ wins.
+        # Stage accepted rows, expanded from their pages and deduplicated by primary key: the row
+        # appended last (highest _SEQ, then position in its page) wins.
         MergeStep(
             "stage",
             "other",
             f"INSERT OR REPLACE INTO {stage} ({_cols((*biz, HASH))}) "
-            f"SELECT {_cols((*biz, HASH), 'j.')} FROM {j} AS j JOIN {acc} AS a "
-            f"ON a.PART = j.{quote(PARTITION)} AND a.ATTEMPT = j.{quote(ATTEMPT)} AND a.NEW = 1 "
-            f"WHERE j.{quote(RUN_ID)} = :run_id ORDER BY j.{quote(SEQ)}",
+            f"SELECT {', '.join(f'json_extract(e.value, {_json_path(i)})' for i in range(len(biz) + 1))} "
+            f"FROM {j} AS j JOIN {acc} AS a "
+            f"ON a.PART = j.{quote(PARTITION)} AND a.ATTEMPT = j.{quote(ATTEMPT)} AND a.NEW = 1, "
+            f"json_each(j.{quote(ROWS)}) AS e "
+            f"WHERE j.{quote(RUN_ID)} = :run_id ORDER BY j.{quote(SEQ)}, e.key",
         ),
     ]
-    sets = [f"{quote(c)} = s.{quote(c)}" for c in (*spec.non_key_columns, HASH)]
-    sets.append(f"{quote(UPDATED_AT)} = :now")
+    # One pass inserts new keys and updates rows whose hash changed (rows with an unchanged hash are not
+    # written). Its row count is inserted + updated; merge() tells them apart by the table's row count.
+    sets = [f"{quote(c)} = excluded.{quote(c)}" for c in (*spec.non_key_columns, HASH, UPDATED_AT)]
     steps.append(
         MergeStep(
-            "update",
-            "updated",
-            f"UPDATE {t} AS t SET {', '.join(sets)} FROM {stage} AS s "
-            f"WHERE {_pk_match(spec, 't', 's')} AND t.{quote(HASH)} IS NOT s.{quote(HASH)}",
-        )
-    )
-    steps.append(
-        MergeStep(
-            "insert",
-            "inserted",
+            "upsert",
+            "upserted",
             f"INSERT INTO {t} ({_cols((*biz, HASH, INSERTED_AT, UPDATED_AT))}) "
-            f"SELECT {_cols((*biz, HASH), 's.')}, :now, :now FROM {stage} AS s "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {t} AS t WHERE {_pk_match(spec, 't', 's')})",
+            f"SELECT {_cols((*biz, HASH), 's.')}, :now, :now FROM {stage} AS s WHERE true "
+            f"ON CONFLICT ({_cols(spec.primary_key)}) DO UPDATE SET {', '.join(sets)} "
+            f"WHERE {t}.{quote(HASH)} IS NOT excluded.{quote(HASH)}",
         )
     )
     if spec.replace_partition and spec.partition_column:
@@ -265,6 +279,10 @@ def merge_steps(spec: TableSpec, *, listed_partitions: bool) -> list[MergeStep]:
     return steps
 
 
+def _json_path(index: int) -> str:
+    return f"'$[{index}]'"
+
+
 def merge_statements(spec: TableSpec, *, listed_partitions: bool = True) -> list[str]:
     """The SQL of ``merge_steps`` (for tests and documentation)."""
     return [s.sql for s in merge_steps(spec, listed_partitions=listed_partitions)]
@@ -316,9 +334,11 @@ class SQLiteDestination:
         # their memory stays bounded by cache_size whatever the table size; in memory they grew by
         # ~120 MB for 377k rows, with no measurable speed gain.
         self._conn.execute("PRAGMA temp_store=FILE")
-        self._conn.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache: merges touch big btrees
+        # 8 MiB of page cache: with 64 MiB a 1M-row run held ~60 MB more at its peak, and merges were no faster
+        # (the staged rows arrive in key order, so the btrees are written sequentially).
+        self._conn.execute("PRAGMA cache_size=-8192")
         self._db = sqlite_utils.Database(self._conn)
-        self._encoders: dict[str, Callable[[Mapping[str, Any]], tuple[Any, ...]]] = {}
+        self._encoders: dict[str, Callable[[Sequence[Mapping[str, Any]]], str]] = {}
 
     # ----------------------------------------------------------------- helpers
 
@@ -363,10 +383,10 @@ class SQLiteDestination:
     def _now(self) -> str:
         return format_timestamp(self._clock())
 
-    def _encoder(self, spec: TableSpec) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    def _encoder(self, spec: TableSpec) -> Callable[[Sequence[Mapping[str, Any]]], str]:
         enc = self._encoders.get(spec.name)
         if enc is None:
-            enc = self._encoders[spec.name] = make_sqlite_encoder(spec)
+            enc = self._encoders[spec.name] = make_journal_page_encoder(spec)
         return enc
 
     def _check_columns(self, name: str, expected: Sequence[str]) -> None:
@@ -391,12 +411,15 @@ class SQLiteDestination:
                 conn.execute(stmt)
             for name in self.schema.with_dependencies(tables):
                 spec = self.schema[name]
-                journal_columns = [SEQ, RUN_ID, PARTITION, ATTEMPT, *spec.column_names, HASH]
-                self._drop_if_stale(spec.journal_name, journal_columns)
+                self._drop_if_stale(spec.journal_name, JOURNAL_COLUMNS)
+                old_journal = self._upgrade_row_journal(spec)
                 for stmt in (*create_table_sql(spec), *create_journal_sql(spec)):
                     conn.execute(stmt)
+                if old_journal is not None:
+                    conn.execute(upgrade_row_journal_sql(spec, old_journal))
+                    conn.execute(f"DROP TABLE {quote(old_journal)}")
                 self._check_columns(spec.name, [c.name for c in spec.all_columns])
-                self._check_columns(spec.journal_name, journal_columns)
+                self._check_columns(spec.journal_name, JOURNAL_COLUMNS)
 
     def _drop_if_stale(self, name: str, expected: Sequence[str]) -> None:
         """Journals and the merge log are transient: one of an older layout (before `_SCOPE` became
@@ -407,6 +430,20 @@ class SQLiteDestination:
         empty = self.conn.execute(f"SELECT 1 FROM {quote(name)} LIMIT 1").fetchone() is None
         if empty and not actual.issuperset(expected):
             self.conn.execute(f"DROP TABLE {quote(name)}")
+
+    def _upgrade_row_journal(self, spec: TableSpec) -> str | None:
+        """A journal of the older one-row-per-row layout that still holds rows (a run left unfinished by
+        an older flowkit) is renamed, to be copied into the page layout in the same transaction: its
+        rows are the only copy of what that run fetched. Returns the old table's new name."""
+        name = spec.journal_name
+        if not self._exists(name) or ROWS in {c.name for c in self._db[name].columns}:
+            return None
+        old = f"{name}_ROW_LAYOUT"
+        self.conn.execute(f"DROP TABLE IF EXISTS {quote(old)}")
+        self.conn.execute(f"ALTER TABLE {quote(name)} RENAME TO {quote(old)}")
+        # The renamed table keeps its index under the old name: drop it so the new journal can create its own.
+        self.conn.execute(f"DROP INDEX IF EXISTS {quote(name + '_RUN_PARTITION_ATTEMPT_IDX')}")
+        return old
 
     def append_journal(
         self, table: str, run_id: str, partition: int, attempt: str, rows: Sequence[Mapping[str, Any]]
@@ -427,14 +464,10 @@ class SQLiteDestination:
 
     def _encode_batch(self, batch: JournalBatch) -> tuple[str, list[tuple[Any, ...]]]:
         spec = self._spec(batch.table)
-        enc = self._encoder(spec)
-        prefix = (str(batch.run_id), int(batch.partition), str(batch.attempt))
-        data = [prefix + enc(row) for row in batch.rows]
-        key_idx = [spec.column_names.index(k) + 3 for k in spec.primary_key]
-        for rec in data:
-            if any(rec[i] is None for i in key_idx):
-                raise DestinationError(f"{spec.name}: a journal row has a NULL primary key column")
-        return journal_insert_sql(spec), data
+        page = self._encoder(spec)(batch.rows)
+        return journal_insert_sql(spec), [
+            (str(batch.run_id), int(batch.partition), str(batch.attempt), len(batch.rows), page)
+        ]
 
     def merge(self, table: str, plan: MergePlan) -> MergeResult:
         """Apply the plan to one table in one transaction (rules: architecture.md section 2 and
@@ -455,8 +488,13 @@ class SQLiteDestination:
                 conn.executemany(f"INSERT INTO temp.{quote(_ACCEPTED)} (PART, ATTEMPT) VALUES (?, ?)", accepted)
                 conn.executemany(f"INSERT OR IGNORE INTO temp.{quote(_LISTED)} (ID) VALUES (?)", listed)
                 for step in steps:
+                    before = self._row_count(conn, spec) if step.kind == "upserted" else 0
                     count = conn.execute(step.sql, params).rowcount
-                    if step.kind == "inserted":
+                    if step.kind == "upserted":
+                        inserted = self._row_count(conn, spec) - before
+                        result.inserted += inserted
+                        result.updated += count - inserted
+                    elif step.kind == "inserted":
                         result.inserted += count
                     elif step.kind == "updated":
                         result.updated += count
@@ -471,6 +509,10 @@ class SQLiteDestination:
                     conn.execute(stmt)
         return result
 
+    @staticmethod
+    def _row_count(conn: sqlite3.Connection, spec: TableSpec) -> int:
+        return int(conn.execute(f"SELECT COUNT(*) FROM {quote(spec.name)}").fetchone()[0])
+
     def prune_journal(self, keep_run_id: str | None) -> int:
         """Delete journal rows (and merge-log entries) of every run except ``keep_run_id``
         (everything when None). Returns the number of journal rows deleted."""
@@ -479,10 +521,12 @@ class SQLiteDestination:
             for spec in self.schema:
                 if not self._exists(spec.journal_name):
                     continue
-                sql = f"DELETE FROM {quote(spec.journal_name)}"
-                if keep_run_id is not None:
-                    sql += f" WHERE {quote(RUN_ID)} IS NOT ?"
-                deleted += conn.execute(sql, () if keep_run_id is None else (keep_run_id,)).rowcount
+                where, args = ("", ()) if keep_run_id is None else (f" WHERE {quote(RUN_ID)} IS NOT ?", (keep_run_id,))
+                j = quote(spec.journal_name)
+                deleted += conn.execute(
+                    f"SELECT COALESCE(SUM({quote(ROW_COUNT)}), 0) FROM {j}{where}", args
+                ).fetchone()[0]
+                conn.execute(f"DELETE FROM {j}{where}", args)
             if self._exists(MERGE_LOG):
                 sql = f"DELETE FROM {quote(MERGE_LOG)}"
                 if keep_run_id is not None:
@@ -500,13 +544,13 @@ class SQLiteDestination:
             }
 
     def journal_counts(self, run_id: str | None = None) -> dict[str, int]:
-        """Journal row count per destination table name (of one run when given)."""
+        """Journaled rows (not pages) per destination table name (of one run when given)."""
         out = {}
         with self._lock:
             for spec in self.schema:
                 if not self._exists(spec.journal_name):
                     continue
-                sql = f"SELECT COUNT(*) FROM {quote(spec.journal_name)}"
+                sql = f"SELECT COALESCE(SUM({quote(ROW_COUNT)}), 0) FROM {quote(spec.journal_name)}"
                 args: tuple[str, ...] = ()
                 if run_id is not None:
                     sql += f" WHERE {quote(RUN_ID)} = ?"

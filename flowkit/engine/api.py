@@ -71,6 +71,12 @@ class ProcessContext(Protocol):
         """Sleep, waking early when the run stops; True if the full time elapsed."""
         ...
 
+    def wait_for_room(self) -> bool:
+        """Block while an outgoing queue of this processor is at its back-pressure threshold (the test the
+        scheduler makes before starting a trigger), waking when the run stops; True if there is room.
+        For a trigger that commits as it goes, so a long one (a board of many pages) stays bounded too."""
+        ...
+
 
 class ProcessSession(Protocol):
     """One trigger's unit of work: committed on return, rolled back on an exception.

@@ -67,6 +67,9 @@ class StandardConfigurationContext:
         return self._properties.property(descriptor)
 
 
+_ROOM_POLL_S = 0.005
+
+
 class StandardProcessContext:
     """Given to processor hooks (implements `api.ProcessContext`).
 
@@ -93,6 +96,7 @@ class StandardProcessContext:
         stop: threading.Event,
         yield_: Callable[[], None],
         final_pass: bool = False,
+        back_pressured: Callable[[], bool] = lambda: False,
     ) -> None:
         self.name = name
         self.flow_id = flow_id
@@ -104,6 +108,7 @@ class StandardProcessContext:
         self._properties = properties
         self._stop = stop
         self._yield = yield_
+        self._back_pressured = back_pressured
 
     @property
     def stopping(self) -> bool:
@@ -121,3 +126,12 @@ class StandardProcessContext:
     def sleep(self, seconds: float) -> bool:
         """Sleep, waking early when the run stops; True if the full time elapsed."""
         return not self._stop.wait(seconds)
+
+    def wait_for_room(self) -> bool:
+        """Block while an outgoing queue is at its back-pressure threshold, waking when the run stops;
+        True if there is room. Polls: queues have no wake-up of their own, and a few milliseconds are
+        nothing next to the page of Jira data that filled the queue."""
+        while self._back_pressured():
+            if self._stop.wait(_ROOM_POLL_S):
+                return False
+        return True

@@ -165,6 +165,7 @@ class FlowRuntime:
             stop=self.stop,
             yield_=lambda: node.yield_for(node.config.scheduling.yield_s),
             final_pass=final_pass,
+            back_pressured=node.back_pressured,
         )
 
     # -- lifecycle -----------------------------------------------------------------------------

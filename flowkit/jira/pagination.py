@@ -174,6 +174,8 @@ def iter_pages(paginator: Paginator, fetch: Callable[[dict[str, Any]], Any]) -> 
     request: dict[str, Any] | None = paginator.first_request()
     while request is not None:
         page = paginator.advance(fetch(request))
-        if page.items:
-            yield page.items
-        request = page.next_request
+        request, items = page.next_request, page.items
+        del page
+        if items:
+            yield items
+        del items  # not kept alive while the next page is fetched (a page can hold 5000 issues)

@@ -42,6 +42,8 @@ def _bad(problems: Problems | None, column: str, expected: str, value: Any) -> N
 
 def _number(value: Any) -> int | None:
     """An int from an int, an integral float or a digit string; None when it is not one."""
+    if type(value) is str and value.isdecimal():  # Jira's usual "10001": the fast path of every issue row
+        return int(value)
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -50,7 +52,7 @@ def _number(value: Any) -> int | None:
         return int(value)
     if isinstance(value, str):
         text = value.strip()
-        if text.lstrip("-").isdigit():
+        if text.lstrip("-").isdecimal():  # isdigit() also accepts "²", which int() refuses
             return int(text)
     return None
 

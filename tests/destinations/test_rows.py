@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -15,7 +16,7 @@ from flowkit.destinations.rows import (
     canonical_json,
     canonical_row,
     from_sqlite,
-    make_sqlite_encoder,
+    make_journal_page_encoder,
     normalize_timestamp,
     oversized_values,
     row_hash,
@@ -103,23 +104,47 @@ def test_row_hash_normalizes_timestamps() -> None:
     assert '"2026-02-02T09:00:00.000Z"' in canonical_row(SPRINT, a)
 
 
-def test_encoder_and_sqlite_hash_agree_with_row_hash() -> None:
+def test_journal_page_holds_sqlite_values_and_row_hash() -> None:
     rows = [
-        board_row(NAME="Ünïcödé", COLUMN_CONFIG={"k": ["v", 1, None]}, IS_PRIVATE=True),
-        board_row(),
+        board_row(NAME='Ünïcödé "q" \n', COLUMN_CONFIG={"k": ["v", 1, None], "a": 2.5}, IS_PRIVATE=True),
+        board_row(IS_PRIVATE=False, ESTIMATION=[]),
         {"ID": 3},
     ]
-    enc = make_sqlite_encoder(BOARD)
-    for row in rows:
-        *values, digest = enc(row)
+    page = json.loads(make_journal_page_encoder(BOARD)(rows))
+    assert len(page) == len(rows)
+    for row, (*values, digest) in zip(rows, page, strict=True):
         assert digest == row_hash(BOARD, row)
         assert sqlite_values_hash(BOARD, values) == digest
-        assert tuple(values) == to_sqlite_values(BOARD, row)
+        assert tuple(values) == to_sqlite_values(BOARD, row)  # VARIANT as canonical text, BOOLEAN as 0/1
 
 
-def test_encoder_refuses_unknown_columns() -> None:
-    with pytest.raises(DestinationError, match="NOPE"):
-        make_sqlite_encoder(ISSUE)({"BOARD_ID": 1, "ISSUE_ID": 2, "NOPE": 3})
+def test_journal_page_of_other_kinds() -> None:
+    sprint = {"ID": 5, "START_DATE": "2026-02-02T19:00:00.000+10:00", "GOAL": None, "ORIGIN_BOARD_ID": 7.0}
+    ((*values, digest),) = json.loads(make_journal_page_encoder(SPRINT)([sprint]))
+    assert digest == row_hash(SPRINT, sprint)
+    assert values[SPRINT.column_names.index("START_DATE")] == "2026-02-02T09:00:00.000Z"
+    issue = {"BOARD_ID": 1, "ISSUE_ID": 10001, "ISSUE_KEY": "KEY-1"}
+    assert json.loads(make_journal_page_encoder(ISSUE)([issue])) == [[1, 10001, "KEY-1", sha('[1,10001,"KEY-1"]')]]
+    assert make_journal_page_encoder(ISSUE)([]) == "[]"
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"BOARD_ID": 1, "ISSUE_ID": 2, "NOPE": 3}, "NOPE"),
+        ({"BOARD_ID": 1, "ISSUE_KEY": "K-1"}, "NULL primary key"),
+        ({"BOARD_ID": 1, "ISSUE_ID": 2, "ISSUE_KEY": {"a": 1}}, "ISSUE_KEY: cannot store a dict"),
+        ({"BOARD_ID": 1, "ISSUE_ID": float("nan")}, "BOARD_ISSUE: Out of range float"),
+    ],
+)
+def test_journal_page_refuses_bad_rows(row: dict[str, object], message: str) -> None:
+    with pytest.raises(DestinationError, match=message):
+        make_journal_page_encoder(ISSUE)([row])
+
+
+def test_journal_page_refuses_bad_timestamps() -> None:
+    with pytest.raises(DestinationError, match="SPRINT: not an ISO-8601 timestamp"):
+        make_journal_page_encoder(SPRINT)([{"ID": 1, "START_DATE": "yesterday"}])
 
 
 # --------------------------------------------------------------------------- SQLite conversion

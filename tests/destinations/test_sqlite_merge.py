@@ -224,3 +224,62 @@ def test_readers_see_committed_data_from_another_connection(dest: SQLiteDestinat
     other = sqlite3.connect(dest.path)
     assert other.execute("SELECT ID, NAME FROM BOARD").fetchall() == [(1, "Board 1")]
     other.close()
+
+
+# --------------------------------------------------------------------------- journal layout upgrade
+
+
+def test_row_layout_journal_left_by_an_older_flowkit_is_carried_over(tmp_path: Path, clock: FakeClock) -> None:
+    """A run left unfinished by a flowkit that journaled one row per row: its journal is the only copy of what
+    it fetched, so it is converted to pages (not dropped) and merges to exactly what the old rows said."""
+    from flowkit.destinations.rows import row_hash, to_sqlite_values
+
+    path = tmp_path / "w.db"
+    conn = sqlite3.connect(path)
+    old_rows = {"BOARD": [board(1, COLUMN_CONFIG={"b": [1, "é"]}, IS_PRIVATE=True), board(2)]}
+    old_rows["BOARD_ISSUE"] = issues(1, [11, 12]) + issues(1, [12], suffix="-later")  # the later row wins
+    for table, rows in old_rows.items():
+        spec = TABLES[table]
+        cols = ", ".join(f'"{c.name}" {c.sqlite_type}' for c in spec.columns)
+        conn.execute(
+            f'CREATE TABLE "{table}_JOURNAL" ("_SEQ" INTEGER PRIMARY KEY AUTOINCREMENT, "_RUN_ID" TEXT NOT NULL, '
+            f'"_PARTITION" INTEGER NOT NULL, "_ATTEMPT" TEXT NOT NULL, {cols}, "_SNOWFLAKE_HASH" TEXT NOT NULL)'
+        )
+        conn.execute(
+            f'CREATE INDEX "{table}_JOURNAL_RUN_PARTITION_ATTEMPT_IDX" ON "{table}_JOURNAL" '
+            '("_RUN_ID", "_PARTITION", "_ATTEMPT")'
+        )
+        marks = ", ".join("?" * (len(spec.columns) + 1))  # business columns and the hash
+        for row in rows:
+            part = row.get("BOARD_ID", row.get("ID"))
+            values = (*to_sqlite_values(spec, row), row_hash(spec, row))
+            conn.execute(f'INSERT INTO "{table}_JOURNAL" VALUES (NULL, ?, ?, ?, {marks})', ("r1", part, "a", *values))
+    conn.commit()
+    conn.close()
+
+    d = SQLiteDestination(path, clock=clock, schema=SCHEMA)
+    d.ensure_tables(ALL)
+    assert d.journal_counts("r1") == {"BOARD": 2, "BOARD_ISSUE": 3, "BOARD_PROJECT": 0, "BOARD_SPRINT": 0, "SPRINT": 0}
+    d.merge("BOARD", plan("r1", {1: "a", 2: "a"}, {1, 2}))
+    d.merge("BOARD_ISSUE", plan("r1", {1: "a"}, {1, 2}))
+    stored = d.fetch_rows("BOARD", metadata=True)
+    assert [(r["ID"], r["IS_PRIVATE"], r["COLUMN_CONFIG"]) for r in stored] == [
+        (1, True, {"b": [1, "é"]}),
+        (2, False, None),
+    ]
+    assert [r["_SNOWFLAKE_HASH"] for r in stored] == [row_hash(TABLES["BOARD"], r) for r in old_rows["BOARD"]]
+    assert [r["ISSUE_KEY"] for r in d.fetch_rows("BOARD_ISSUE")] == ["P1-11", "P1-12-later"]
+    assert not raw(d, "SELECT name FROM sqlite_master WHERE name LIKE '%ROW_LAYOUT%'")
+    d.close()
+
+
+def test_journal_holds_one_row_per_page(dest: SQLiteDestination) -> None:
+    dest.append_journal_many(
+        [
+            JournalBatch("BOARD_ISSUE", "r1", 1, "a", issues(1, range(1, 501))),
+            JournalBatch("BOARD_ISSUE", "r1", 2, "a", []),
+        ]
+    )
+    assert raw(dest, 'SELECT "_PARTITION", "_ROW_COUNT" FROM BOARD_ISSUE_JOURNAL') == [(1, 500)]
+    assert dest.journal_counts("r1")["BOARD_ISSUE"] == 500
+    assert dest.prune_journal(None) == 500

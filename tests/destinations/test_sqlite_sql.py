@@ -57,17 +57,18 @@ def test_create_journal_sql() -> None:
         'CREATE TABLE IF NOT EXISTS "BOARD_PROJECT_JOURNAL" (\n  "_SEQ" INTEGER PRIMARY KEY AUTOINCREMENT,'
     )
     assert '"_RUN_ID" TEXT NOT NULL' in table and '"_PARTITION" INTEGER NOT NULL' in table
-    assert '"_ATTEMPT" TEXT NOT NULL' in table and '"_SNOWFLAKE_HASH" TEXT NOT NULL' in table
+    assert '"_ATTEMPT" TEXT NOT NULL' in table and '"_ROW_COUNT" INTEGER NOT NULL' in table
+    assert '"_ROWS" TEXT NOT NULL' in table and '"PROJECT_KEY"' not in table  # one page per journal row
     assert index.endswith('ON "BOARD_PROJECT_JOURNAL" ("_RUN_ID", "_PARTITION", "_ATTEMPT")')
     assert journal_insert_sql(TABLES["BOARD_ISSUE"]) == (
-        'INSERT INTO "BOARD_ISSUE_JOURNAL" ("_RUN_ID", "_PARTITION", "_ATTEMPT", "BOARD_ID", "ISSUE_ID", '
-        '"ISSUE_KEY", "_SNOWFLAKE_HASH") VALUES (?, ?, ?, ?, ?, ?, ?)'
+        'INSERT INTO "BOARD_ISSUE_JOURNAL" ("_RUN_ID", "_PARTITION", "_ATTEMPT", "_ROW_COUNT", "_ROWS") '
+        "VALUES (?, ?, ?, ?, ?)"
     )
 
 
 def test_merge_steps_per_table_kind() -> None:
     names = {t: [s.name for s in merge_steps(TABLES[t], listed_partitions=True)] for t in TABLES}
-    common_head = ["skip_merged", "last_seq", "stage", "update", "insert"]
+    common_head = ["skip_merged", "last_seq", "stage", "upsert"]
     common_tail = ["log", "prune_journal"]
     assert names["BOARD"] == [*common_head, "delete_unlisted", *common_tail]
     assert names["SPRINT"] == [*common_head, "delete_unretained", *common_tail]
@@ -79,12 +80,13 @@ def test_merge_steps_per_table_kind() -> None:
 
 
 def test_merge_update_only_touches_changed_hashes() -> None:
-    update = next(s for s in merge_steps(TABLES["BOARD_ISSUE"], listed_partitions=False) if s.name == "update")
-    assert update.kind == "updated"
-    assert '"_SNOWFLAKE_UPDATED_AT" = :now' in update.sql
-    assert 't."_SNOWFLAKE_HASH" IS NOT s."_SNOWFLAKE_HASH"' in update.sql
-    assert '"_SNOWFLAKE_INSERTED_AT"' not in update.sql
-    assert '"BOARD_ID" = s."BOARD_ID",' not in update.sql  # keys are not rewritten
+    upsert = next(s for s in merge_steps(TABLES["BOARD_ISSUE"], listed_partitions=False) if s.name == "upsert")
+    assert upsert.kind == "upserted"
+    _, update = upsert.sql.split(" DO UPDATE SET ")
+    assert '"_SNOWFLAKE_UPDATED_AT" = excluded."_SNOWFLAKE_UPDATED_AT"' in update
+    assert update.endswith('WHERE "BOARD_ISSUE"."_SNOWFLAKE_HASH" IS NOT excluded."_SNOWFLAKE_HASH"')
+    assert '"_SNOWFLAKE_INSERTED_AT"' not in update  # the first insert's time is kept
+    assert '"BOARD_ID" = excluded."BOARD_ID"' not in update  # keys are not rewritten
 
 
 def test_sprint_retention_statement() -> None:

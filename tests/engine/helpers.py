@@ -115,6 +115,25 @@ class TickSource(Processor):
 
 
 @register
+class PagedSource(Processor):
+    """Emits 20 FlowFiles in one trigger, committing each (as a fetcher commits page by page) and waiting for
+    room downstream between them; SEEN[name] records each one emitted."""
+
+    relationships = (SUCCESS,)
+
+    def on_trigger(self, context: ProcessContext, session: ProcessSession) -> None:
+        if SEEN[context.name]:
+            context.yield_()
+            return
+        for page in range(20):
+            if not context.wait_for_room():
+                return
+            SEEN[context.name].append(page)
+            session.transfer(session.create(attributes={"page": str(page)}), SUCCESS)
+            session.commit()
+
+
+@register
 class YieldingSource(Processor):
     """A source that records each trigger in SEEN[name] and yields (as if its remote system were down)."""
 

@@ -178,6 +178,32 @@ def test_back_pressure_stops_scheduling_the_source(tmp_path: Path, home: Path) -
     assert reports and reports[0].exit_code == 0
 
 
+PAGED = """\
+flowkit: 1
+process_group: {name: Paged}
+processors:
+  - {name: Pages, type: PagedSource}
+  - {name: Gate, type: Gate, auto_terminate: [success]}
+connections:
+  - {source: Pages, relationships: [success], destination: Gate, back_pressure_object_threshold: 3}
+"""
+
+
+def test_a_trigger_that_commits_as_it_goes_waits_for_room_between_commits(tmp_path: Path, home: Path) -> None:
+    """Back pressure bounds a long trigger too (a board of many pages), not only when triggers start."""
+    thread, stop, reports = run_in_thread(tmp_path, PAGED, home)
+    try:
+        wait_until(lambda: len(SEEN["Pages"]) >= 4)
+        time.sleep(0.3)  # without waiting for room, the trigger would have emitted all 20 by now
+        assert len(SEEN["Pages"]) == 4  # 3 queued + 1 held by the gate
+        helpers.GATE.set()
+        wait_until(lambda: len(SEEN["Pages"]) == 20)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert reports and reports[0].exit_code == 0
+
+
 FINAL_PASS = """\
 flowkit: 1
 process_group: {name: Final Pass}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from flowkit.jira.records import board_issue_row, board_project_row, board_row, board_sprint_row, sprint_row
 from flowkit.jira.validators import parse_enabled_tables
 
@@ -105,6 +107,14 @@ def test_mapping_rows_turn_string_ids_into_numbers() -> None:
         "ISSUE_ID": 10001,
         "ISSUE_KEY": "PLAT-1",
     }
+
+
+def test_ids_are_decimal_digits_only() -> None:
+    assert board_issue_row(1, {"id": " 10002 ", "key": "PLAT-2"})["ISSUE_ID"] == 10002
+    assert board_issue_row(1, {"id": "-3", "key": "PLAT-3"})["ISSUE_ID"] == -3
+    for bad in ("²", "1²", "", "1e3", "0x10"):  # "²".isdigit() is True, but it is no number int() reads
+        with pytest.raises(ValueError, match="issue id is missing or not a number"):
+            board_issue_row(1, {"id": bad, "key": "PLAT-9"})
 
 
 def test_enabled_tables_parsing() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from flowkit.engine import ProcessContext, ProcessSession, PropertyDescriptor, Relationship
 from flowkit.jira.services import JiraCloudClientService, WarehouseDestinationService
@@ -62,6 +62,9 @@ def warn_problems(context: ProcessContext, label: str, what: str, problems: Sequ
         )
 
 
+_Page = TypeVar("_Page")
+
+
 def emit_records(
     session: ProcessSession,
     relationship: Relationship,
@@ -88,16 +91,16 @@ def emit_records(
     session.transfer(child, relationship)
 
 
-def with_last(pages: Iterable[Sequence[Any]]) -> Iterator[tuple[int, Sequence[Any], bool]]:
-    """(index, page, is_last) for every page; a source with no pages yields one empty last page."""
+def with_last(pages: Iterable[_Page], empty: _Page) -> Iterator[tuple[int, _Page, bool]]:
+    """(index, page, is_last) for every page; a source with no pages yields ``empty`` as its one last page."""
     index = 0
-    previous: Sequence[Any] | None = None
+    previous: _Page | None = None
     for page in pages:
         if previous is not None:
             yield index, previous, False
             index += 1
         previous = page
-    yield index, previous if previous is not None else [], True
+    yield index, previous if previous is not None else empty, True
 
 
 def services(context: ProcessContext) -> tuple[JiraCloudClientService, StandardJiraIngestionStateService]:

@@ -8,12 +8,12 @@ failure half-way leaves the board's old rows exactly as they were.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from flowkit.engine import ConfigurationError, ProcessContext, Processor, ProcessSession, PropertyDescriptor
 from flowkit.jira.client import JiraClient
-from flowkit.jira.endpoints import BOARD_ISSUES_SEARCH, BOARD_PROJECTS, BOARD_SPRINTS, ENDPOINTS, Endpoint
+from flowkit.jira.endpoints import BOARD_ISSUES_SEARCH, BOARD_PROJECTS, BOARD_SPRINTS, ENDPOINTS, Endpoint, RowMaker
 from flowkit.jira.errors import JiraAuthError, JiraBoardUnavailable, JiraError
 from flowkit.jira.processors.common import (
     BOARD_ID,
@@ -68,9 +68,9 @@ class _FetchBoardTable(Processor):
         attempt = new_attempt()
         problems: list[str] = []
         try:
-            for index, page, last in with_last(board_pages(client_service.client, endpoint, board_id, attributes)):
+            pages = board_pages(client_service.client, endpoint, board_id, attributes)
+            for index, rows, last in with_last(_mapped(pages, {t: makers[t] for t in todo}, board_id, problems), {}):
                 for table in todo:
-                    make = makers[table]
                     emit_records(
                         session,
                         REL_SUCCESS,
@@ -80,9 +80,13 @@ class _FetchBoardTable(Processor):
                         attempt=attempt,
                         index=index,
                         last=last,
-                        records=[make(board_id, item, problems) for item in page],
+                        records=rows.get(table, ()),
                     )
                 session.commit()  # stream pages to PutJournal as they arrive
+                # Back pressure between pages, not only between boards: a board of 100 pages must not
+                # pile them all up in memory while PutJournal catches up.
+                if not context.wait_for_room():
+                    return  # the run is stopping; the attempt never completes, so it counts for nothing
             warn_problems(context, board_label(attributes), what, problems)
         except JiraAuthError as exc:
             raise ConfigurationError(f"Jira refused the credentials while fetching {what} ({exc})") from exc
@@ -123,6 +127,17 @@ class _FetchBoardTable(Processor):
             return run
 
         state.update(run_id, change)
+
+
+def _mapped(
+    pages: Iterable[Sequence[Any]], makers: Mapping[str, RowMaker], board_id: int, problems: list[str]
+) -> Iterator[dict[str, list[dict[str, Any]]]]:
+    """Each page's rows per table, mapped as soon as the page arrives: the decoded page is dropped before the
+    next one is fetched, so only the (smaller) rows wait for with_last's look-ahead."""
+    for page in pages:
+        rows = {table: [make(board_id, item, problems) for item in page] for table, make in makers.items()}
+        del page
+        yield rows
 
 
 def board_pages(

@@ -30,7 +30,7 @@ BATCH_SIZE = PropertyDescriptor(
 BATCH_ROWS = PropertyDescriptor(
     "Batch Rows",
     "Stop taking FlowFiles for a trigger once this many rows are in hand (bounds memory: an issue page has 5000)",
-    default="20000",
+    default="10000",
     validator=validators.POSITIVE_INTEGER,
 )
 
