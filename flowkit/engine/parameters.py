@@ -11,13 +11,15 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import yaml
 
 from flowkit.engine.errors import ConfigurationError
 from flowkit.engine.model import FlowModel, ParameterContextModel
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,10 @@ def resolve_parameters(
 
 
 def _check_contexts(models: Sequence[ParameterContextModel], source: str) -> dict[str, ParameterContextModel]:
+    # networkx is imported where a graph is built (here, flow.py, validation.py): importing it costs
+    # about 0.1 s, which commands that build no graph (`flowkit --help`, `status`) should not pay.
+    import networkx as nx
+
     contexts: dict[str, ParameterContextModel] = {}
     graph: nx.DiGraph = nx.DiGraph()
     for index, context in enumerate(models):
