@@ -209,10 +209,23 @@ def _effective(name: str, contexts: Mapping[str, ParameterContextModel]) -> dict
     return result
 
 
+def parse_yaml(text: str) -> Any:
+    """`yaml.safe_load` through libyaml when PyYAML has it (a flow file parses ~10x faster: ~20 ms of every
+    start-up). A document it refuses is parsed again by the pure-Python parser, whose exception is raised:
+    the error messages stay the same with or without libyaml (they differ in wording)."""
+    loader = getattr(yaml, "CSafeLoader", None)
+    if loader is not None:
+        try:
+            return yaml.load(text, Loader=loader)  # CSafeLoader: SafeLoader built on libyaml
+        except yaml.YAMLError:
+            pass
+    return yaml.safe_load(text)
+
+
 def _read_mapping(path: Path, where: str) -> dict[str, str]:
     try:
         text = path.read_text(encoding="utf-8")
-        data: Any = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        data: Any = json.loads(text) if path.suffix.lower() == ".json" else parse_yaml(text)
     except (OSError, ValueError, yaml.YAMLError) as exc:
         # The parser's message may quote file content (a secret): name only the problem's kind.
         raise ConfigurationError(f"{where}: cannot read {path} ({type(exc).__name__})") from None
