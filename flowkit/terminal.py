@@ -18,15 +18,15 @@ import sys
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from rich.console import Console, Group
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
-
-from flowkit.engine.progress import FlowStatus
 from flowkit.engine.report import COMPONENT_LOGGER_ROOT, RunReport
+
+if TYPE_CHECKING:  # rich is imported by the live view only: plain lines, JSON and --quiet runs never load it
+    from rich.console import Console, Group
+    from rich.live import Live
+
+    from flowkit.engine.progress import FlowStatus
 
 REDACTED = "***"
 MIN_SECRET_LENGTH = 4  # shorter values would redact ordinary words
@@ -120,6 +120,8 @@ class _ConsoleHandler(logging.Handler):
         self.setFormatter(logging.Formatter(TEXT_FORMAT))
 
     def emit(self, record: logging.LogRecord) -> None:
+        from rich.text import Text
+
         try:
             self._console.print(Text(self.format(record)), soft_wrap=True)
         except Exception:
@@ -175,6 +177,10 @@ def progress_event(status: FlowStatus) -> dict[str, Any]:
 
 def status_view(status: FlowStatus) -> Group:
     """The live view: a header of gauges and one row per processor."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
     header = Text()
     header.append(f"flow '{status.flow_id}'", style="bold")
     header.append(f"  {status.elapsed_s:6.1f} s")
@@ -228,6 +234,9 @@ class Progress:
         self._live: Live | None = None
         self._level = level
         if mode == "live":
+            from rich.console import Console
+            from rich.live import Live
+
             console = Console(file=self._stream, stderr=True)
             handler = _ConsoleHandler(console)
             handler.addFilter(redactor)

@@ -1,41 +1,120 @@
-"""The product path never imports the simulator (it stays a command, loaded only when called)."""
+"""What the product commands import, seen from a real `flowkit` process.
+
+- The simulator stays a command, loaded only when called; the product path never imports it.
+- `flowkit --help` (and every command's --help) imports click and nothing heavy: the engine's loader and
+  scheduler (pydantic, networkx, sqlite-utils, PyYAML), rich, requests, the Jira flow and the web UI are
+  imported inside the commands that use them (start-up cost: benchmarks/cli_startup.py).
+- rich is loaded only to print something with it: a --quiet or JSON run never imports it.
+"""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
-FLOW = Path(__file__).resolve().parents[1] / "flows" / "jira_agile.yaml"
+import pytest
+
+import flowkit.engine
+from flowkit.engine import graph
+
+ROOT = Path(__file__).resolve().parents[1]
+FLOW = ROOT / "flows" / "jira_agile.yaml"
+EXAMPLE = ROOT / "flows" / "example.yaml"
 
 PROBE = """
-import sys
+import json, sys
 from flowkit.cli import main
 try:
     main(sys.argv[1:])
 except SystemExit:
     pass
-print("SIMULATOR MODULES:", sorted(m for m in sys.modules if m.startswith("flowkit.simulator")))
+print("MODULES:", json.dumps(sorted(sys.modules)))
 """
 
+# top-level packages and flowkit modules that `flowkit --help` must not load (each costs 10-150 ms)
+HEAVY = (
+    "pydantic",
+    "networkx",
+    "sqlite_utils",
+    "yaml",
+    "rich",
+    "requests",
+    "urllib3",
+    "flowkit.engine.loader",
+    "flowkit.engine.scheduler",
+    "flowkit.engine.state",
+    "flowkit.jira",
+    "flowkit.destinations",
+    "flowkit.web",
+    "flowkit.simulator",
+    "flowkit.terminal",
+    "flowkit.views",
+)
 
-def _loaded(*args: str, home: Path) -> str:
+
+def _modules(*args: str, home: Path) -> list[str]:
+    """Every module loaded by a `flowkit <args>` process (real process, real sys.modules)."""
     result = subprocess.run(
         [sys.executable, "-c", PROBE, *args],
         capture_output=True,
         text=True,
+        cwd=ROOT,
         env={"FLOWKIT_HOME": str(home), "PATH": "/usr/bin:/bin", "JIRA_API_TOKEN": "x"},
         timeout=60,
     )
-    line = next(x for x in result.stdout.splitlines() if x.startswith("SIMULATOR MODULES:"))
-    return line.split(":", 1)[1].strip()
+    line = next((x for x in result.stdout.splitlines() if x.startswith("MODULES:")), None)
+    assert line is not None, result.stderr
+    modules: list[str] = json.loads(line.split(":", 1)[1])
+    return modules
+
+
+def _loaded(modules: list[str], *prefixes: str) -> list[str]:
+    return sorted(m for m in modules if any(m == p or m.startswith(p + ".") for p in prefixes))
 
 
 def test_product_commands_do_not_import_the_simulator(tmp_path: Path) -> None:
-    assert _loaded("--help", home=tmp_path) == "[]"
-    assert _loaded("validate", str(FLOW), home=tmp_path) == "[]"
-    assert _loaded("state", "show", str(FLOW), home=tmp_path) == "[]"
+    assert _loaded(_modules("--help", home=tmp_path), "flowkit.simulator") == []
+    assert _loaded(_modules("validate", str(FLOW), home=tmp_path), "flowkit.simulator") == []
+    assert _loaded(_modules("state", "show", str(FLOW), home=tmp_path), "flowkit.simulator") == []
 
 
 def test_the_simulator_command_loads_it_when_called(tmp_path: Path) -> None:
-    assert "flowkit.simulator.cli" in _loaded("simulator", "--help", home=tmp_path)
+    assert "flowkit.simulator.cli" in _modules("simulator", "--help", home=tmp_path)
+
+
+@pytest.mark.parametrize("command", ["", "run", "validate", "ui", "status", "graph", "state", "state show"])
+def test_help_imports_nothing_heavy(command: str, tmp_path: Path) -> None:
+    modules = _modules(*command.split(), "--help", home=tmp_path)
+    assert "click" in modules  # the probe saw a real start-up
+    assert _loaded(modules, *HEAVY) == []
+
+
+def test_a_quiet_or_json_run_does_not_load_rich(tmp_path: Path) -> None:
+    for extra in (["--quiet"], ["--log-format", "json"]):
+        modules = _modules("run", str(EXAMPLE), "--once", "-p", "Example Token=t0ken", *extra, home=tmp_path)
+        assert "flowkit.engine.scheduler" in modules  # it ran
+        assert _loaded(modules, "rich") == [], extra
+
+
+def test_a_run_that_prints_a_summary_loads_rich_for_it(tmp_path: Path) -> None:
+    modules = _modules("run", str(EXAMPLE), "--once", "-p", "Example Token=t0ken", home=tmp_path)
+    assert "flowkit.views" in modules and "rich.table" in modules
+
+
+def test_every_public_engine_name_resolves() -> None:
+    """flowkit.engine imports its names on first use (PEP 562): each one of __all__ must be found."""
+    for name in flowkit.engine.__all__:
+        assert getattr(flowkit.engine, name) is not None, name
+    namespace: dict[str, object] = {}
+    exec("from flowkit.engine import *", namespace)
+    assert set(flowkit.engine.__all__) <= set(namespace)
+    with pytest.raises(AttributeError, match="no_such_name"):
+        _ = flowkit.engine.no_such_name  # type: ignore[attr-defined]
+
+
+def test_the_graph_command_offers_the_formats_the_library_draws() -> None:
+    from flowkit.cli import GRAPH_FORMATS
+
+    assert GRAPH_FORMATS == graph.FORMATS

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from flowkit.engine.components import ControllerService, Processor
 from flowkit.engine.parameters import Parameter
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 def slugify(name: str) -> str:
@@ -96,6 +98,8 @@ class Flow:
 
     def graph(self) -> nx.MultiDiGraph:
         """Processors as nodes, one edge per connection."""
+        import networkx as nx  # deferred: costly to import (flowkit/engine/parameters.py)
+
         graph: nx.MultiDiGraph = nx.MultiDiGraph()
         graph.add_nodes_from(p.name for p in self.processors)
         for connection in self.connections:
@@ -108,6 +112,8 @@ class Flow:
 
     def topological_order(self) -> list[str]:
         """Processor names, upstream first (cycles are broken in YAML order)."""
+        import networkx as nx
+
         condensed = nx.condensation(nx.DiGraph(self.graph()))
         position = {p.name: i for i, p in enumerate(self.processors)}
         order: list[str] = []

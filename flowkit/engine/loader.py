@@ -13,7 +13,7 @@ import yaml
 from flowkit.engine.errors import ConfigurationError
 from flowkit.engine.flow import Flow, slugify
 from flowkit.engine.model import FlowModel
-from flowkit.engine.parameters import resolve_parameters
+from flowkit.engine.parameters import parse_yaml, resolve_parameters
 from flowkit.engine.registry import Registry, default_registry
 from flowkit.engine.validation import (
     build_connections,
@@ -112,7 +112,7 @@ def _read_yaml(path: Path) -> Any:
     except OSError as exc:
         raise ConfigurationError(f"{path}: cannot read the flow file ({exc.strerror})") from None
     try:
-        data = yaml.safe_load(text)
+        data = parse_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or "cannot be parsed"

@@ -7,7 +7,8 @@ explicit `Registry.register` call (tests, embedding applications).
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
 from typing import TypeVar
 
 from flowkit.engine.components import ControllerService, Processor
@@ -71,12 +72,24 @@ class Registry:
     def _load(self, group: str, name: str) -> object | None:
         if not self._use_entry_points:
             return None
-        for entry_point in entry_points(group=group, name=name):
-            try:
-                return entry_point.load()
-            except Exception as exc:  # a broken plugin is a configuration problem of this flow
-                raise ConfigurationError(f"cannot load {group}:{name} ({type(exc).__name__}: {exc})") from exc
-        return None
+        entry_point = _installed(group).get(name)
+        if entry_point is None:
+            return None
+        try:
+            return entry_point.load()
+        except Exception as exc:  # a broken plugin is a configuration problem of this flow
+            raise ConfigurationError(f"cannot load {group}:{name} ({type(exc).__name__}: {exc})") from exc
+
+
+@cache
+def _installed(group: str) -> dict[str, EntryPoint]:
+    """The group's entry points by name (the first installed wins), read once per process: every
+    `entry_points()` call reads the metadata of each installed distribution (a few ms in a full venv),
+    and loading one flow looks up a dozen types."""
+    found: dict[str, EntryPoint] = {}
+    for entry_point in entry_points(group=group):
+        found.setdefault(entry_point.name, entry_point)
+    return found
 
 
 default_registry = Registry()

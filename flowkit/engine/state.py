@@ -24,8 +24,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-import sqlite_utils
+if TYPE_CHECKING:
+    import sqlite_utils
 
 STATE_DB = "state.db"
 FLOW_COMPONENT = ""  # the component name under which Scope.FLOW state is stored
@@ -109,6 +111,8 @@ class StateService:
     def _db(self) -> sqlite_utils.Database:
         db: sqlite_utils.Database | None = getattr(self._local, "db", None)
         if db is None:
+            import sqlite_utils  # deferred: about 0.05 s to import, needed only once a state.db is opened
+
             # isolation_level=None: we issue BEGIN IMMEDIATE / COMMIT ourselves.
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             # WAL lets readers (e.g. `flowkit state show`) proceed while a run writes; synchronous=FULL

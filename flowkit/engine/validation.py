@@ -7,8 +7,7 @@ failure wins. Sensitive values never appear in a message.
 from __future__ import annotations
 
 from collections.abc import Mapping
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from flowkit.engine.components import ControllerService, Processor, PropertyDescriptor
 from flowkit.engine.errors import ConfigurationError
@@ -17,6 +16,9 @@ from flowkit.engine.model import ControllerServiceModel, FlowModel, ProcessorMod
 from flowkit.engine.parameters import Parameter, Reference, parse_references, substitute
 from flowkit.engine.registry import Registry
 from flowkit.engine.timeperiod import parse_time_period
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 _Component = type[Processor] | type[ControllerService]
 
@@ -279,6 +281,8 @@ def check_relationships(source: str, processors: list[ProcessorConfig], connecti
 
 def check_service_cycles(source: str, services: list[ServiceConfig]) -> list[ServiceConfig]:
     """Services in enable order (dependencies first); a dependency cycle is an error."""
+    import networkx as nx  # deferred: costly to import (flowkit/engine/parameters.py)
+
     graph: nx.DiGraph = nx.DiGraph()
     graph.add_nodes_from(s.name for s in services)
     for service in services:
@@ -296,6 +300,8 @@ def check_service_cycles(source: str, services: list[ServiceConfig]) -> list[Ser
 
 def check_reachable(source: str, processors: list[ProcessorConfig], connections: list[ConnectionConfig]) -> None:
     """Every processor is a source or can be reached from one."""
+    import networkx as nx
+
     graph: nx.DiGraph = nx.DiGraph()
     graph.add_nodes_from(p.name for p in processors)
     graph.add_edges_from((c.source, c.destination) for c in connections)

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from flowkit.cli import cli, folded_keys
+from flowkit.cli import cli
 from flowkit.engine import Scope, StateManager, StateService
+from flowkit.views import folded_keys
 from tests.engine.helpers import EVENTS, write_flow
 
 REPO = Path(__file__).resolve().parents[2]

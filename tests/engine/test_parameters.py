@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from flowkit.engine import ConfigurationError, load_flow, parse_time_period
-from flowkit.engine.parameters import Reference, parse_references, substitute
+from flowkit.engine.parameters import Reference, parse_references, parse_yaml, substitute
 from tests.engine.helpers import write_flow
 
 
@@ -164,3 +165,22 @@ def test_flow_id_is_a_slug_or_explicit(tmp_path: Path) -> None:
     assert load_flow(write_flow(tmp_path, text), env={}).flow_id == "atlassian-jira-cloud-agile"
     text = FLOW.replace("name: Param Flow", "name: X, id: my-flow")
     assert load_flow(write_flow(tmp_path, text), env={}).flow_id == "my-flow"
+
+
+def test_parse_yaml_reads_what_safe_load_reads_and_raises_its_errors() -> None:
+    """libyaml parses (when installed); a refused document is reported in the pure-Python parser's words."""
+    flows = sorted((Path(__file__).resolve().parents[2] / "flows").glob("*.yaml"))
+    assert flows
+    for flow in flows:
+        text = flow.read_text(encoding="utf-8")
+        assert parse_yaml(text) == yaml.safe_load(text), flow
+    assert parse_yaml("a: '1'\nb: [x, 2.5, null, true]\n") == {"a": "1", "b": ["x", 2.5, None, True]}
+    for text, problem in [
+        ("a: [1, 2\n", "expected ',' or ']', but got '<stream end>'"),  # libyaml: "did not find expected ..."
+        ("a: b: c\n", "mapping values are not allowed here"),  # libyaml: "... in this context"
+    ]:
+        with pytest.raises(yaml.MarkedYAMLError) as info:
+            parse_yaml(text)
+        assert info.value.problem == problem
+    with pytest.raises(yaml.constructor.ConstructorError):  # still the safe loader: no Python objects
+        parse_yaml("a: !!python/object/apply:os.getcwd []\n")
