@@ -34,6 +34,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from json.encoder import encode_basestring
 from typing import Any
 
+import orjson
+
 from flowkit.destinations.base import DestinationError, OversizedValueError
 from flowkit.destinations.schema import BOOLEAN, TIMESTAMP_NTZ, TIMESTAMP_TZ, VARIANT, TableSpec
 
@@ -239,10 +241,6 @@ def row_hash(spec: TableSpec, row: Row) -> str:
     return hashlib.sha256(canonical_row(spec, row).encode("utf-8")).hexdigest()
 
 
-#: Compact JSON for journal pages (one C encoder for a whole page; NaN refused like canonical JSON).
-_PAGE_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
-
-
 def make_journal_page_encoder(spec: TableSpec) -> Callable[[Sequence[Row]], str]:
     """A fast ``rows -> journal page``: the JSON array of each row's business values in SQLite form
     followed by its ``row_hash``, e.g. ``[[1,10001,"KEY-1","9f86..."], ...]``.
@@ -298,8 +296,14 @@ def make_journal_page_encoder(spec: TableSpec) -> Callable[[Sequence[Row]], str]
 
     def encode_page(rows: Sequence[Row]) -> str:
         try:
-            return _PAGE_JSON([encode_row(row) for row in rows])
+            values = [encode_row(row) for row in rows]
         except ValueError as exc:  # a bad timestamp, NaN
+            raise DestinationError(f"{spec.name}: {exc}") from None
+        try:
+            # orjson writes compact UTF-8 JSON 20x faster than json. Every float was already checked by the
+            # hash (canonical_json refuses NaN and infinities, which orjson would write as null).
+            return orjson.dumps(values).decode("utf-8")
+        except orjson.JSONEncodeError as exc:  # an integer over 64 bits
             raise DestinationError(f"{spec.name}: {exc}") from None
 
     return encode_page

@@ -67,9 +67,6 @@ class StandardConfigurationContext:
         return self._properties.property(descriptor)
 
 
-_ROOM_POLL_S = 0.005
-
-
 class StandardProcessContext:
     """Given to processor hooks (implements `api.ProcessContext`).
 
@@ -96,7 +93,7 @@ class StandardProcessContext:
         stop: threading.Event,
         yield_: Callable[[], None],
         final_pass: bool = False,
-        back_pressured: Callable[[], bool] = lambda: False,
+        wait_for_room: Callable[[], bool] = lambda: True,
     ) -> None:
         self.name = name
         self.flow_id = flow_id
@@ -108,7 +105,7 @@ class StandardProcessContext:
         self._properties = properties
         self._stop = stop
         self._yield = yield_
-        self._back_pressured = back_pressured
+        self._wait_for_room = wait_for_room
 
     @property
     def stopping(self) -> bool:
@@ -129,9 +126,5 @@ class StandardProcessContext:
 
     def wait_for_room(self) -> bool:
         """Block while an outgoing queue is at its back-pressure threshold, waking when the run stops;
-        True if there is room. Polls: queues have no wake-up of their own, and a few milliseconds are
-        nothing next to the page of Jira data that filled the queue."""
-        while self._back_pressured():
-            if self._stop.wait(_ROOM_POLL_S):
-                return False
-        return True
+        True if there is room (woken by the consumer taking FlowFiles, not by polling)."""
+        return self._wait_for_room()

@@ -39,6 +39,7 @@ class Connection:
         self.threshold = config.back_pressure_object_threshold
         self._entries: list[_Entry] = []
         self._lock = threading.Lock()
+        self._taken = threading.Condition(self._lock)  # notified when FlowFiles leave: room for a waiting producer
 
     def __repr__(self) -> str:
         return f"Connection({self.config.source} -> {self.config.destination}, size={self.size()})"
@@ -66,12 +67,15 @@ class Connection:
                 else:
                     kept.append(entry)
             self._entries = kept
+            if taken:
+                self._taken.notify_all()
         return taken
 
     def drain(self) -> list[FlowFile]:
         """Take every queued FlowFile, penalized or not, oldest first (flowkit.engine.testing)."""
         with self._lock:
             entries, self._entries = sorted(self._entries, key=lambda e: e.sequence), []
+            self._taken.notify_all()
         return [e.flowfile for e in entries]
 
     def size(self) -> int:
@@ -97,6 +101,11 @@ class Connection:
                 if earliest is None or e.penalized_until < earliest:  # and scanning a long queue cost it O(n)
                     earliest = e.penalized_until
         return earliest
+
+    def wait_until_not_full(self, timeout: float) -> bool:
+        """Block until the queue is below its threshold (True) or `timeout` seconds pass (False)."""
+        with self._taken:
+            return self._taken.wait_for(lambda: len(self._entries) < self.threshold, timeout)
 
     def is_full(self) -> bool:
         """Back pressure: the queue holds at least its object threshold."""

@@ -27,6 +27,7 @@ from flowkit.engine.state import StateManager, StateService
 
 ONCE_MODE_MAX_FAILURES = 3  # a FlowFile that made on_trigger fail this often is dropped in --once runs
 BORED_YIELD_S = 0.01  # NiFi's pause after a trigger that found nothing to do
+_STOP_CHECK_S = 0.1  # how often a producer waiting for room looks whether the run is stopping
 
 
 class ProcessorNode:
@@ -97,6 +98,15 @@ class ProcessorNode:
         """An outgoing queue is at or over its object threshold."""
         return any(c.is_full() for connections in self.outgoing.values() for c in connections)
 
+    def wait_for_room(self, stop: threading.Event) -> bool:
+        """Block until no outgoing queue is at its threshold (True) or the run stops (False)."""
+        while not stop.is_set():
+            full = next((c for cs in self.outgoing.values() for c in cs if c.is_full()), None)
+            if full is None:
+                return True
+            full.wait_until_not_full(_STOP_CHECK_S)  # woken when the consumer takes FlowFiles
+        return False
+
     def has_work(self) -> bool:
         """A non-penalized FlowFile waits in an incoming queue."""
         return any(c.has_available() for c in self.incoming)
@@ -165,7 +175,7 @@ class FlowRuntime:
             stop=self.stop,
             yield_=lambda: node.yield_for(node.config.scheduling.yield_s),
             final_pass=final_pass,
-            back_pressured=node.back_pressured,
+            wait_for_room=partial(node.wait_for_room, self.stop),
         )
 
     # -- lifecycle -----------------------------------------------------------------------------

@@ -135,6 +135,7 @@ def test_journal_page_of_other_kinds() -> None:
         ({"BOARD_ID": 1, "ISSUE_KEY": "K-1"}, "NULL primary key"),
         ({"BOARD_ID": 1, "ISSUE_ID": 2, "ISSUE_KEY": {"a": 1}}, "ISSUE_KEY: cannot store a dict"),
         ({"BOARD_ID": 1, "ISSUE_ID": float("nan")}, "BOARD_ISSUE: Out of range float"),
+        ({"BOARD_ID": 1, "ISSUE_ID": 2**64}, "BOARD_ISSUE: Integer exceeds 64-bit range"),
     ],
 )
 def test_journal_page_refuses_bad_rows(row: dict[str, object], message: str) -> None:
