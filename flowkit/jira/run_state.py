@@ -272,19 +272,11 @@ class RunState:
     @classmethod
     def from_json(cls, text: str) -> RunState:
         doc = json.loads(text)
-        return cls(
-            run_id=doc["run_id"],
-            started_at=doc["started_at"],
-            tables=tuple(doc["tables"]),
-            phase=doc["phase"],
-            listing=doc["listing"],
-            listed=tuple(doc["listed"]),
+        return _from_header(
+            doc,
             info={int(b): BoardInfo(**i) for b, i in doc["info"].items()},
             attempts={k: Attempt(a["attempt"], frozenset(a["pages"]), a["count"]) for k, a in doc["attempts"].items()},
             status={k: (v[0], v[1]) for k, v in doc["status"].items()},
-            failed_tables=dict(doc["failed_tables"]),
-            merged=tuple(doc["merged"]),
-            destination=doc.get("destination", ""),
         )
 
 
@@ -402,6 +394,17 @@ def decode_run(entries: Mapping[str, str]) -> RunState | None:
                 status[_key(board, table)] = (entry["status"], entry["reason"])
             else:
                 attempts[_key(board, table)] = Attempt(entry["attempt"], frozenset(entry["pages"]), entry["count"])
+    return _from_header(doc, info=info, attempts=attempts, status=status)
+
+
+def _from_header(
+    doc: Mapping[str, Any],
+    *,
+    info: dict[int, BoardInfo],
+    attempts: dict[str, Attempt],
+    status: dict[str, tuple[Status, str]],
+) -> RunState:
+    """A RunState from the run-wide fields of either stored form and its per-board parts."""
     return RunState(
         run_id=doc["run_id"],
         started_at=doc["started_at"],
@@ -414,7 +417,7 @@ def decode_run(entries: Mapping[str, str]) -> RunState | None:
         status=status,
         failed_tables=dict(doc["failed_tables"]),
         merged=tuple(doc["merged"]),
-        destination=doc["destination"],
+        destination=doc.get("destination", ""),
     )
 
 
