@@ -71,6 +71,14 @@ def ensure_private_dir(path: Path) -> None:
     os.chmod(path, 0o700)
 
 
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS [state] ([flow_id] TEXT, [component] TEXT, [scope] TEXT, [version] INTEGER, "
+    "[data] TEXT, [updated_at] TEXT, PRIMARY KEY ([flow_id], [component], [scope]))",
+    "CREATE TABLE IF NOT EXISTS [state_entry] ([flow_id] TEXT, [component] TEXT, [scope] TEXT, [key] TEXT, "
+    "[value] TEXT, PRIMARY KEY ([flow_id], [component], [scope], [key]))",
+)
+
+
 class StateService:
     """SQLite-backed state for every flow under one `$FLOWKIT_HOME`.
 
@@ -96,17 +104,12 @@ class StateService:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        db = self._db()
-        db["state"].create(  # type: ignore[union-attr]
-            {"flow_id": str, "component": str, "scope": str, "version": int, "data": str, "updated_at": str},
-            pk=("flow_id", "component", "scope"),
-            if_not_exists=True,
-        )
-        db["state_entry"].create(  # type: ignore[union-attr]
-            {"flow_id": str, "component": str, "scope": str, "key": str, "value": str},
-            pk=("flow_id", "component", "scope", "key"),
-            if_not_exists=True,
-        )
+        # BEGIN IMMEDIATE: on a new file (not yet in WAL mode) an implicit transaction that reads the schema and
+        # then writes it fails at once with "database is locked" when another connection (a status read, the
+        # run history) creates its table at the same moment; an immediate one waits for the busy timeout.
+        with self._write_transaction() as conn:
+            for statement in _SCHEMA:
+                conn.execute(statement)
 
     def _db(self) -> sqlite_utils.Database:
         db: sqlite_utils.Database | None = getattr(self._local, "db", None)

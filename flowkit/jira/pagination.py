@@ -169,13 +169,33 @@ class TokenPaginator:
         return Page(items, {"maxResults": self.page_size, "nextPageToken": token})
 
 
-def iter_pages(paginator: Paginator, fetch: Callable[[dict[str, Any]], Any]) -> Iterator[list[dict[str, Any]]]:
-    """Drive a paginator: ``fetch(request_fields) -> page JSON``; yield each non-empty page's items."""
-    request: dict[str, Any] | None = paginator.first_request()
-    while request is not None:
-        page = paginator.advance(fetch(request))
-        request, items = page.next_request, page.items
-        del page
-        if items:
-            yield items
-        del items  # not kept alive while the next page is fetched (a page can hold 5000 issues)
+class PageStream(Iterator[list[dict[str, Any]]]):
+    """Drive a paginator: ``fetch(request_fields) -> page JSON``; iterate over each non-empty page's items.
+
+    ``last`` says whether the page just returned is the final one (no next request), so a consumer can hand
+    the page on at once instead of holding it until the next one shows whether it was the last. Nothing is
+    sent until the first page is pulled, and no page is kept once returned (a page can hold 5000 issues).
+    """
+
+    def __init__(self, paginator: Paginator, fetch: Callable[[dict[str, Any]], Any]) -> None:
+        self._paginator = paginator
+        self._fetch = fetch
+        self._request: dict[str, Any] | None = paginator.first_request()
+        self.last = False
+
+    def __iter__(self) -> PageStream:
+        return self
+
+    def __next__(self) -> list[dict[str, Any]]:
+        while self._request is not None:
+            page = self._paginator.advance(self._fetch(self._request))
+            self._request = page.next_request
+            if page.items:
+                self.last = self._request is None
+                return page.items
+        raise StopIteration
+
+
+def iter_pages(paginator: Paginator, fetch: Callable[[dict[str, Any]], Any]) -> PageStream:
+    """The non-empty pages' items, in order (see PageStream)."""
+    return PageStream(paginator, fetch)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from flowkit.engine import ProcessContext, ProcessSession, PropertyDescriptor, Relationship
 from flowkit.jira.services import JiraCloudClientService, WarehouseDestinationService
@@ -62,9 +62,6 @@ def warn_problems(context: ProcessContext, label: str, what: str, problems: Sequ
         )
 
 
-_Page = TypeVar("_Page")
-
-
 def emit_records(
     session: ProcessSession,
     relationship: Relationship,
@@ -89,18 +86,6 @@ def emit_records(
         attributes[FRAGMENT_COUNT] = str(index + 1)
     child = session.create(attributes=attributes, records=tuple(records))
     session.transfer(child, relationship)
-
-
-def with_last(pages: Iterable[_Page], empty: _Page) -> Iterator[tuple[int, _Page, bool]]:
-    """(index, page, is_last) for every page; a source with no pages yields ``empty`` as its one last page."""
-    index = 0
-    previous: _Page | None = None
-    for page in pages:
-        if previous is not None:
-            yield index, previous, False
-            index += 1
-        previous = page
-    yield index, previous if previous is not None else empty, True
 
 
 def services(context: ProcessContext) -> tuple[JiraCloudClientService, StandardJiraIngestionStateService]:

@@ -8,13 +8,14 @@ failure half-way leaves the board's old rows exactly as they were.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from flowkit.engine import ConfigurationError, ProcessContext, Processor, ProcessSession, PropertyDescriptor
 from flowkit.jira.client import JiraClient
-from flowkit.jira.endpoints import BOARD_ISSUES_SEARCH, BOARD_PROJECTS, BOARD_SPRINTS, ENDPOINTS, Endpoint, RowMaker
+from flowkit.jira.endpoints import BOARD_ISSUES_SEARCH, BOARD_PROJECTS, BOARD_SPRINTS, ENDPOINTS, Endpoint
 from flowkit.jira.errors import JiraAuthError, JiraBoardUnavailable, JiraError
+from flowkit.jira.pagination import PageStream
 from flowkit.jira.processors.common import (
     BOARD_ID,
     BOARD_TYPE,
@@ -30,7 +31,6 @@ from flowkit.jira.processors.common import (
     new_attempt,
     services,
     warn_problems,
-    with_last,
 )
 from flowkit.jira.run_state import RunState, Status
 from flowkit.jira.state_service import StandardJiraIngestionStateService
@@ -69,24 +69,22 @@ class _FetchBoardTable(Processor):
         problems: list[str] = []
         try:
             pages = board_pages(client_service.client, endpoint, board_id, attributes)
-            for index, rows, last in with_last(_mapped(pages, {t: makers[t] for t in todo}, board_id, problems), {}):
-                for table in todo:
-                    emit_records(
-                        session,
-                        REL_SUCCESS,
-                        run_id=run_id,
-                        board_id=board_id,
-                        table=table,
-                        attempt=attempt,
-                        index=index,
-                        last=last,
-                        records=rows.get(table, ()),
-                    )
-                session.commit()  # stream pages to PutJournal as they arrive
+            index, ended = 0, False
+            for page in pages:
+                # Each page goes to PutJournal as soon as it arrives: the paginator says whether it is the last.
+                ended = isinstance(pages, PageStream) and pages.last
+                rows = {table: [makers[table](board_id, item, problems) for item in page] for table in todo}
+                del page  # the decoded page is not kept while the next one is fetched
+                self._emit(session, run_id, board_id, attempt, index, ended, rows)
+                session.commit()
                 # Back pressure between pages, not only between boards: a board of 100 pages must not
                 # pile them all up in memory while PutJournal catches up.
                 if not context.wait_for_room():
                     return  # the run is stopping; the attempt never completes, so it counts for nothing
+                index += 1
+            if not ended:  # no page at all, or the last answer was empty: an empty last page ends the attempt
+                self._emit(session, run_id, board_id, attempt, index, True, {table: [] for table in todo})
+                session.commit()
             warn_problems(context, board_label(attributes), what, problems)
         except JiraAuthError as exc:
             raise ConfigurationError(f"Jira refused the credentials while fetching {what} ({exc})") from exc
@@ -113,6 +111,30 @@ class _FetchBoardTable(Processor):
             self._settle(state, run_id, board_id, todo, "failed", reason)
 
     @staticmethod
+    def _emit(
+        session: ProcessSession,
+        run_id: str,
+        board_id: int,
+        attempt: str,
+        index: int,
+        last: bool,
+        rows: Mapping[str, Sequence[Mapping[str, Any]]],
+    ) -> None:
+        """One page of each table this trigger fills (`rows` has a list, maybe empty, for each of them)."""
+        for table in rows:
+            emit_records(
+                session,
+                REL_SUCCESS,
+                run_id=run_id,
+                board_id=board_id,
+                table=table,
+                attempt=attempt,
+                index=index,
+                last=last,
+                records=rows[table],
+            )
+
+    @staticmethod
     def _settle(
         state: StandardJiraIngestionStateService,
         run_id: str,
@@ -127,17 +149,6 @@ class _FetchBoardTable(Processor):
             return run
 
         state.update(run_id, change)
-
-
-def _mapped(
-    pages: Iterable[Sequence[Any]], makers: Mapping[str, RowMaker], board_id: int, problems: list[str]
-) -> Iterator[dict[str, list[dict[str, Any]]]]:
-    """Each page's rows per table, mapped as soon as the page arrives: the decoded page is dropped before the
-    next one is fetched, so only the (smaller) rows wait for with_last's look-ahead."""
-    for page in pages:
-        rows = {table: [make(board_id, item, problems) for item in page] for table, make in makers.items()}
-        del page
-        yield rows
 
 
 def board_pages(
