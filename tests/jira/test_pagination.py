@@ -230,3 +230,23 @@ def test_token_empty_pages_are_skipped_but_followed() -> None:
     ]
     out, reqs = _drive(TokenPaginator(10), pages)
     assert out == [[{"id": "9"}]] and len(reqs) == 2
+
+
+def test_the_stream_says_which_page_is_the_last_when_it_is_returned() -> None:
+    """A fetcher hands each page on at once: it must know then whether the page ends the attempt."""
+    pages = [
+        {"issues": [{"id": "1"}], "nextPageToken": "a"},
+        {"issues": [{"id": "2"}], "nextPageToken": "b"},
+        {"issues": [{"id": "3"}], "isLast": True},
+    ]
+    stream = iter_pages(TokenPaginator(1), lambda req: pages.pop(0))
+    lasts = [stream.last for _ in stream]
+    assert lasts == [False, False, True]
+
+
+def test_a_stream_ending_on_an_empty_page_never_says_last() -> None:
+    """The last page was empty, so the previous one went on as not last: the consumer ends the attempt itself."""
+    pages = [{"issues": [{"id": "1"}], "nextPageToken": "a"}, {"issues": [], "isLast": True}]
+    stream = iter_pages(TokenPaginator(1), lambda req: pages.pop(0))
+    assert [(item["id"], stream.last) for page in stream for item in page] == [("1", False)]
+    assert not stream.last
