@@ -193,10 +193,10 @@ def run(
         flowkit run flows/example.yaml --once --ui --quiet
     """
     from flowkit.engine import run_flow
-    from flowkit.process import limit_malloc_arenas
+    from flowkit.process import tune_malloc
     from flowkit.terminal import Progress, Redactor, summary_document
 
-    limit_malloc_arenas()  # before the flow's threads exist (why: flowkit/process.py)
+    tune_malloc()  # before the flow's threads exist (why: flowkit/process.py)
     json_mode = log_format == "json"
     with _one_line_errors(json_mode):
         loaded = _load(flow, overrides, parameters_file)

@@ -6,20 +6,27 @@ import ctypes
 import ctypes.util
 import sys
 
-#: mallopt() parameter number of M_ARENA_MAX in glibc's malloc.h.
+# mallopt() parameter numbers in glibc's malloc.h.
+_M_MMAP_THRESHOLD = -3
 _M_ARENA_MAX = -8
 
+#: Allocations from this size up get their own mapping, returned to the system when freed.
+MMAP_THRESHOLD = 256 * 1024
 
-def limit_malloc_arenas(arenas: int = 2) -> bool:
-    """Ask glibc's malloc for at most `arenas` arenas; True if it agreed (False elsewhere: musl, macOS...).
 
-    glibc gives each thread that allocates concurrently an arena of its own, up to 8 per core, and an
-    arena keeps the memory its thread freed. A flow runs some 30 threads that each decode, map and
-    journal pages of thousands of rows, so the process kept a page's worth of freed memory per thread:
-    peak RSS at a million BOARD_ISSUE rows went from about 160 MB to about 145 MB with two arenas, at no
-    measurable cost in speed (the threads mostly wait on the network and the GIL). Setting
-    MALLOC_ARENA_MAX in the environment does the same; this call only affects arenas created after it, so
-    it is made before the flow starts its threads.
+def tune_malloc(arenas: int = 2, mmap_threshold: int = MMAP_THRESHOLD) -> bool:
+    """Keep glibc's malloc from holding on to memory a flow has freed; True if glibc agreed (False
+    elsewhere: musl, macOS...). Call it before the flow starts its threads.
+
+    - At most `arenas` arenas. glibc gives each thread that allocates concurrently an arena of its own
+      (up to 8 per core), and an arena keeps what its thread freed; a flow runs some 30 threads that each
+      decode, map and journal pages of thousands of rows.
+    - A fixed mmap threshold. glibc raises it as large blocks are freed, so the pages' big buffers (the
+      Jira answers, the journal pages' JSON, SQLite's JSON parses) end up in the heap between small
+      objects, and the heap can no longer shrink.
+    Measured at 943k BOARD_ISSUE rows: peak RSS 162 -> 149 MB with two arenas, then 134 -> 118 MB with the
+    threshold, at no measurable cost in wall or CPU time. MALLOC_ARENA_MAX and MALLOC_MMAP_THRESHOLD_ in
+    the environment do the same.
     """
     if not sys.platform.startswith("linux"):
         return False
@@ -28,4 +35,4 @@ def limit_malloc_arenas(arenas: int = 2) -> bool:
         mallopt = libc.mallopt
     except (OSError, AttributeError):
         return False
-    return bool(mallopt(_M_ARENA_MAX, arenas))
+    return bool(mallopt(_M_ARENA_MAX, arenas)) and bool(mallopt(_M_MMAP_THRESHOLD, mmap_threshold))
