@@ -29,7 +29,7 @@ from flowkit.engine.admin import state_document
 from flowkit.engine.locking import LOCKS_DIR, RunLock
 from flowkit.engine.progress import FlowStatus
 from flowkit.engine.report import Bulletin
-from flowkit.engine.state import STATE_DB, ensure_private_dir
+from flowkit.engine.state import STATE_DB, ensure_private_dir, immediate_transaction
 
 logger = logging.getLogger("flowkit.engine.history")
 
@@ -84,19 +84,13 @@ class RunHistory:
         self._conn = sqlite3.connect(home / STATE_DB, timeout=30, isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA busy_timeout=30000")
-        # BEGIN IMMEDIATE, as the state service does (why: StateService.__init__)
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            self._conn.execute(f"CREATE TABLE IF NOT EXISTS runs ({_COLUMNS}{_KEY})")
-            existing = {row[1] for row in self._conn.execute("PRAGMA table_info(runs)")}
+        with immediate_transaction(self._conn) as conn:  # why IMMEDIATE: StateService.__init__
+            conn.execute(f"CREATE TABLE IF NOT EXISTS runs ({_COLUMNS}{_KEY})")
+            existing = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
             for column in _COLUMNS.split(", "):  # a database from an older flowkit gains the new columns
                 if column.split()[0] not in existing:
-                    self._conn.execute(f"ALTER TABLE runs ADD COLUMN {column.replace(' NOT NULL', '')}")
-            self._conn.execute("CREATE INDEX IF NOT EXISTS runs_by_flow ON runs (flow_id, started_at)")
-            self._conn.execute("COMMIT")
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
+                    conn.execute(f"ALTER TABLE runs ADD COLUMN {column.replace(' NOT NULL', '')}")
+            conn.execute("CREATE INDEX IF NOT EXISTS runs_by_flow ON runs (flow_id, started_at)")
         self._lock = threading.Lock()
         # the flow's sensitive parameter values: replaced in stored texts, whatever a component logged
         self._secrets = sorted({v for v in secrets if v and len(v) >= 4}, key=len, reverse=True)

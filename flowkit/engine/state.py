@@ -20,7 +20,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -69,6 +69,20 @@ def ensure_private_dir(path: Path) -> None:
     """Create `path` (and parents) readable by the owner only."""
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(path, 0o700)
+
+
+@contextmanager
+def immediate_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` on a connection in autocommit mode, ``ROLLBACK`` on any error. IMMEDIATE
+    takes the write lock first, waiting out the busy timeout, where a deferred transaction that reads and then
+    writes may fail at once with "database is locked"."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 _SCHEMA = (
@@ -130,16 +144,8 @@ class StateService:
                 self._connections.append(conn)
         return db
 
-    @contextmanager
-    def _write_transaction(self) -> Iterator[sqlite3.Connection]:
-        conn = self._db().conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+    def _write_transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return immediate_transaction(self._db().conn)
 
     @staticmethod
     def _row(conn: sqlite3.Connection, flow_id: str, component: str, scope: Scope) -> tuple[int, str] | None:
