@@ -94,14 +94,18 @@ class ProcessorNode:
             self.flowfiles_in += taken
             self.flowfiles_out += transferred
 
+    def _full_connection(self) -> Connection | None:
+        """An outgoing queue at or over its object threshold, if there is one."""
+        return next((c for connections in self.outgoing.values() for c in connections if c.is_full()), None)
+
     def back_pressured(self) -> bool:
         """An outgoing queue is at or over its object threshold."""
-        return any(c.is_full() for connections in self.outgoing.values() for c in connections)
+        return self._full_connection() is not None
 
     def wait_for_room(self, stop: threading.Event) -> bool:
         """Block until no outgoing queue is at its threshold (True) or the run stops (False)."""
         while not stop.is_set():
-            full = next((c for cs in self.outgoing.values() for c in cs if c.is_full()), None)
+            full = self._full_connection()
             if full is None:
                 return True
             full.wait_until_not_full(_STOP_CHECK_S)  # woken when the consumer takes FlowFiles
