@@ -73,7 +73,7 @@ class PutJournal(Processor):
                 try:
                     rows, warnings = apply_oversized_strategy(
                         SCHEMA[table],
-                        list(flowfile.records or ()),
+                        flowfile.records or (),
                         destination_service.oversized_strategy,
                         destination.max_value_bytes,
                     )
