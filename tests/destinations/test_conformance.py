@@ -325,6 +325,30 @@ def test_mapping_rows_of_accepted_partition_become_exactly_the_journal(destinati
     assert keys(destination, "BOARD_ISSUE") == [(1, 1), (1, 3), (1, 4), (2, 7), (2, 8)]
 
 
+def test_partition_whose_keys_changed_but_not_their_number_is_replaced(destination: Destination) -> None:
+    # The SQLite merge skips the row-by-row delete of a partition holding as many rows as its staged journal:
+    # a swapped key must still be caught (after the upsert the table holds one row more than the stage).
+    destination.append_journal("BOARD_ISSUE", "r1", 1, "a", issues(1, [1, 2, 3]))
+    destination.append_journal("BOARD_ISSUE", "r1", 2, "a", issues(2, [5, 6]))
+    destination.merge("BOARD_ISSUE", plan("r1", {1: "a", 2: "a"}, {1, 2}))
+    destination.append_journal("BOARD_ISSUE", "r2", 1, "a", issues(1, [1, 2, 4]))
+    destination.append_journal("BOARD_ISSUE", "r2", 2, "a", issues(2, [5, 6]))
+    result = destination.merge("BOARD_ISSUE", plan("r2", {1: "a", 2: "a"}, {1, 2}))
+    assert (result.inserted, result.deleted, result.unchanged) == (1, 1, 4)
+    assert keys(destination, "BOARD_ISSUE") == [(1, 1), (1, 2), (1, 4), (2, 5), (2, 6)]
+
+
+def test_every_unlisted_partition_loses_its_rows(destination: Destination) -> None:
+    boards = (1, 2, 3, 5, 8, 13)
+    for b in boards:
+        destination.append_journal("BOARD_ISSUE", "r1", b, "a", issues(b, [1, 2]))
+    destination.merge("BOARD_ISSUE", plan("r1", {b: "a" for b in boards}, set(boards)))
+    destination.append_journal("BOARD_ISSUE", "r2", 5, "a", issues(5, [1, 2]))
+    result = destination.merge("BOARD_ISSUE", plan("r2", {5: "a"}, {2, 5}))
+    assert result.deleted == 8
+    assert keys(destination, "BOARD_ISSUE") == [(2, 1), (2, 2), (5, 1), (5, 2)]
+
+
 def test_accepted_partition_with_no_rows_loses_its_rows(destination: Destination) -> None:
     destination.append_journal("BOARD_PROJECT", "r1", 1, "a", [{"BOARD_ID": 1, "PROJECT_ID": 10, "PROJECT_KEY": "P"}])
     destination.merge("BOARD_PROJECT", plan("r1", {1: "a"}, {1}))
