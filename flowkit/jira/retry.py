@@ -23,6 +23,7 @@ from __future__ import annotations
 import enum
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -196,6 +197,10 @@ class RateGate:
         self._window: AimdWindow | None = AimdWindow(max_concurrency) if max_concurrency is not None else None
         self._in_flight = 0
         self._peak_in_flight = 0
+        # Threads waiting for a slot, oldest first: a freed slot goes to the longest waiter, not to whichever
+        # thread asks next (the one that just released it, still holding the GIL, would always win, and the
+        # fetchers of the first boards would wait until every board was enriched).
+        self._waiting: deque[object] = deque()
 
     # ------------------------------------------------------------------ state
 
@@ -237,6 +242,12 @@ class RateGate:
     def in_flight(self) -> int:
         with self._lock:
             return self._in_flight
+
+    @property
+    def waiting(self) -> int:
+        """Threads waiting for a slot now."""
+        with self._lock:
+            return len(self._waiting)
 
     @property
     def peak_in_flight(self) -> int:
@@ -317,17 +328,25 @@ class RateGate:
         while True:
             self.wait(cancel)
             with self._cond:
-                while True:
-                    if cancel is not None and cancel.is_set():
-                        return None
-                    if self._resume_at > self._clock():
-                        break  # pushed again: back to the gate
-                    window = self._window
-                    if window is None or self._in_flight < window.slots:
-                        self._in_flight += 1
-                        self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
-                        return Slot(window.epoch if window is not None else 0)
-                    self._cond.wait(self._poll)
+                ticket = object()
+                self._waiting.append(ticket)
+                try:
+                    while True:
+                        if cancel is not None and cancel.is_set():
+                            return None
+                        if self._resume_at > self._clock():
+                            break  # pushed again: back to the gate
+                        window = self._window
+                        # first come, first served: of the waiting threads, only as many as there are free
+                        # slots, the oldest, may take one
+                        if window is None or self._waiting.index(ticket) < window.slots - self._in_flight:
+                            self._in_flight += 1
+                            self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
+                            return Slot(window.epoch if window is not None else 0)
+                        self._cond.wait(self._poll)
+                finally:
+                    self._waiting.remove(ticket)
+                    self._cond.notify_all()  # the threads behind this one moved up
 
     def release(
         self,

@@ -30,6 +30,25 @@ def test_boards_go_downstream_while_a_slow_board_is_still_being_enriched(tmp_pat
     assert warehouse(tmp_path / "w.db") == truth(jira_sim)
 
 
+def test_the_first_boards_are_fetched_while_later_boards_are_still_being_enriched(
+    tmp_path: Path, jira_sim_factory: Any
+) -> None:
+    """No slow board: the budget is simply busy (the shipped flow: 8 requests in flight, 8 enrichment workers).
+    A worker asks for its next board as soon as it frees a slot, but the fetchers of the boards already sent
+    on asked first and get the slots first (they used to wait until every board was enriched)."""
+    sim = jira_sim_factory(boards=40, issues_per_board=10, latency_ms=30)
+    report = run_once(fast_flow(tmp_path), tmp_path / "home", overrides_for(sim, tmp_path / "w.db"))
+    assert report.exit_code == 0
+    entries = list(sim.request_log.entries)
+    last_enrichment = max(e.at for e in entries if e.path.endswith("/configuration"))
+    downstream = [
+        e for e in entries if e.endpoint.endswith(("/sprint", "/project")) or e.endpoint == "POST /rest/api/3/search/jql"
+    ]
+    early = [e for e in downstream if e.at < last_enrichment]
+    assert len(early) >= len(downstream) // 3, f"{len(early)} of {len(downstream)} before the last configuration"
+    assert warehouse(tmp_path / "w.db") == truth(sim)
+
+
 def test_the_flow_keeps_to_the_in_flight_limit_and_is_exact_under_both_kinds_of_limit(
     tmp_path: Path, jira_sim_factory: Any
 ) -> None:

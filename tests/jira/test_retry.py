@@ -353,3 +353,50 @@ def test_gate_limit_one_serialises_real_threads() -> None:
     for t in threads:
         t.join(10)
     assert peak[0] == 1
+
+
+def test_a_freed_slot_goes_to_the_longest_waiter_not_to_the_thread_that_freed_it() -> None:
+    """A task that releases its slot and asks again at once (ListBoards enriching board after board) queues
+    behind the tasks already waiting (the fetchers of the boards it sent on): first come, first served."""
+    gate = RateGate(max_concurrency=1)
+    first = gate.acquire()
+    assert first is not None
+    order: list[str] = []
+
+    def waiter() -> None:
+        slot = gate.acquire()
+        assert slot is not None
+        order.append("waiter")
+        time.sleep(0.05)
+        gate.release(slot, Feedback.SUCCESS)
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    deadline = time.monotonic() + 5
+    while gate.waiting == 0 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    gate.release(first, Feedback.SUCCESS)
+    again = gate.acquire()  # without first come, first served this thread (it holds the GIL) took it back
+    assert again is not None
+    order.append("releaser")
+    gate.release(again, Feedback.SUCCESS)
+    thread.join()
+    assert order == ["waiter", "releaser"]
+    assert gate.waiting == 0 and gate.in_flight == 0
+
+
+def test_a_cancelled_waiter_leaves_the_queue() -> None:
+    gate = RateGate(max_concurrency=1)
+    held = gate.acquire()
+    assert held is not None
+    cancel = threading.Event()
+    results: list[object] = []
+    thread = threading.Thread(target=lambda: results.append(gate.acquire(cancel)))
+    thread.start()
+    while gate.waiting == 0:
+        time.sleep(0.001)
+    cancel.set()
+    thread.join(5)
+    assert results == [None] and gate.waiting == 0
+    gate.release(held)
+    assert gate.acquire() is not None  # the slot is free again for the next one
