@@ -41,9 +41,8 @@ def test_the_first_boards_are_fetched_while_later_boards_are_still_being_enriche
     assert report.exit_code == 0
     entries = list(sim.request_log.entries)
     last_enrichment = max(e.at for e in entries if e.path.endswith("/configuration"))
-    downstream = [
-        e for e in entries if e.endpoint.endswith(("/sprint", "/project")) or e.endpoint == "POST /rest/api/3/search/jql"
-    ]
+    search = "POST /rest/api/3/search/jql"
+    downstream = [e for e in entries if e.endpoint.endswith(("/sprint", "/project")) or e.endpoint == search]
     early = [e for e in downstream if e.at < last_enrichment]
     assert len(early) >= len(downstream) // 3, f"{len(early)} of {len(downstream)} before the last configuration"
     assert warehouse(tmp_path / "w.db") == truth(sim)
