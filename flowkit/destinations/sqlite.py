@@ -48,6 +48,8 @@ JOURNAL_COLUMNS = (SEQ, RUN_ID, PARTITION, ATTEMPT, ROW_COUNT, ROWS)
 MERGE_LOG = "_FLOWKIT_MERGE_LOG"
 
 _STAGE = "_FK_STAGE"
+_PRESTAGE = "_FK_PRESTAGE_"  # + table name: rows of partitions unpacked ahead of the merge (prepare_merge)
+_NEW_PAIRS = "_FK_NEW_PAIRS"
 _ACCEPTED = "_FK_ACCEPTED"
 _LISTED = "_FK_LISTED"
 
@@ -145,15 +147,42 @@ def journal_insert_sql(spec: TableSpec) -> str:
 
 def merge_setup_sql(spec: TableSpec) -> list[str]:
     """TEMP tables of one merge: accepted (partition, attempt) pairs, listed partitions, staged rows."""
-    pk, _ = _pk_clause(spec)
-    stage_defs = [*_column_defs(spec), f"{quote(HASH)} TEXT NOT NULL", pk]
     return [
         *merge_teardown_sql(),
         f"CREATE TEMP TABLE {quote(_ACCEPTED)} (PART INTEGER PRIMARY KEY, ATTEMPT TEXT NOT NULL, "
-        "NEW INTEGER NOT NULL DEFAULT 1, LAST_SEQ INTEGER)",
+        "NEW INTEGER NOT NULL DEFAULT 1, LAST_SEQ INTEGER, STAGED INTEGER NOT NULL DEFAULT 0)",
         f"CREATE TEMP TABLE {quote(_LISTED)} (ID INTEGER PRIMARY KEY)",
-        f"CREATE TEMP TABLE {quote(_STAGE)} (" + ", ".join(stage_defs) + ") WITHOUT ROWID",
+        stage_table_sql(spec, _STAGE),
     ]
+
+
+def stage_table_sql(spec: TableSpec, name: str) -> str:
+    """A TEMP table of staged rows: business columns and hash, one row per primary key."""
+    pk, _ = _pk_clause(spec)
+    defs = [*_column_defs(spec), f"{quote(HASH)} TEXT NOT NULL", pk]
+    return f"CREATE TEMP TABLE {quote(name)} (" + ", ".join(defs) + ") WITHOUT ROWID"
+
+
+def can_prestage(spec: TableSpec) -> bool:
+    """A table whose key holds its partition column: two partitions never stage the same key, so each
+    partition's rows can be unpacked on their own, as soon as the partition is accepted."""
+    return spec.partition_column is not None and spec.partition_column in spec.primary_key
+
+
+def unpack_sql(spec: TableSpec, target: str, pairs: str, condition: str) -> str:
+    """Unpack the journal pages of ``:run_id`` whose (partition, attempt) is in the TEMP table ``pairs`` (and
+    meets ``condition`` on it, alias ``a``) into the TEMP table ``target``, deduplicated by primary key: the
+    row appended last (highest ``_SEQ``, then position in its page) wins."""
+    j = quote(spec.journal_name)
+    biz = spec.column_names
+    return (
+        f"INSERT OR REPLACE INTO temp.{quote(target)} ({_cols((*biz, HASH))}) "
+        f"SELECT {', '.join(f'json_extract(e.value, {_json_path(i)})' for i in range(len(biz) + 1))} "
+        f"FROM {j} AS j JOIN temp.{quote(pairs)} AS a "
+        f"ON a.PART = j.{quote(PARTITION)} AND a.ATTEMPT = j.{quote(ATTEMPT)}{condition}, "
+        f"json_each(j.{quote(ROWS)}) AS e "
+        f"WHERE j.{quote(RUN_ID)} = :run_id ORDER BY j.{quote(SEQ)}, e.key"
+    )
 
 
 def merge_teardown_sql() -> list[str]:
@@ -201,18 +230,21 @@ def merge_steps(spec: TableSpec, *, listed_partitions: bool) -> list[MergeStep]:
             f"WHERE j.{quote(RUN_ID)} = :run_id AND j.{quote(PARTITION)} = {quote(_ACCEPTED)}.PART "
             f"AND j.{quote(ATTEMPT)} = {quote(_ACCEPTED)}.ATTEMPT)",
         ),
-        # Stage accepted rows, expanded from their pages and deduplicated by primary key: the row
-        # appended last (highest _SEQ, then position in its page) wins.
-        MergeStep(
-            "stage",
-            "other",
-            f"INSERT OR REPLACE INTO {stage} ({_cols((*biz, HASH))}) "
-            f"SELECT {', '.join(f'json_extract(e.value, {_json_path(i)})' for i in range(len(biz) + 1))} "
-            f"FROM {j} AS j JOIN {acc} AS a "
-            f"ON a.PART = j.{quote(PARTITION)} AND a.ATTEMPT = j.{quote(ATTEMPT)} AND a.NEW = 1, "
-            f"json_each(j.{quote(ROWS)}) AS e "
-            f"WHERE j.{quote(RUN_ID)} = :run_id ORDER BY j.{quote(SEQ)}, e.key",
-        ),
+    ]
+    if can_prestage(spec):
+        # Partitions unpacked ahead of the merge (prepare_merge) but merged already (a replay): not again.
+        steps.append(
+            MergeStep(
+                "unstage_merged",
+                "other",
+                f"DELETE FROM {stage} WHERE {quote(spec.partition_column or '')} IN "
+                f"(SELECT PART FROM {acc} WHERE NEW = 0 AND STAGED = 1)",
+            )
+        )
+    steps += [
+        # Stage accepted rows, expanded from their pages and deduplicated by primary key: the row appended
+        # last wins. Partitions unpacked ahead of the merge (prepare_merge) are in the stage already.
+        MergeStep("stage", "other", unpack_sql(spec, _STAGE, _ACCEPTED, " AND a.NEW = 1 AND a.STAGED = 0")),
     ]
     # One pass inserts new keys and updates rows whose hash changed (rows with an unchanged hash are not
     # written). Its row count is inserted + updated; merge() tells them apart by the table's row count.
@@ -342,26 +374,50 @@ class SQLiteDestination:
         self.max_value_bytes = OVERSIZED_LIMIT
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._clock = clock or _utc_now
+        self._synchronous = synchronous.upper()
+        self._busy_timeout_s = busy_timeout_s
         self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = self._connect()
+        self._db = sqlite_utils.Database(self._conn)
+        self._encoders: dict[str, Callable[[Sequence[Mapping[str, Any]]], str]] = {}
+        # Merges (and their head start, prepare_merge) run on a second connection: its TEMP tables hold the
+        # stage, and unpacking journal pages there does not hold up appends to the journal on the first one.
+        # Lock order: _lock before _merge_lock.
+        self._merge_lock = threading.Lock()
+        self._merge_conn: sqlite3.Connection | None = None
+        # table -> (run, partition -> attempt) whose pages prepare_merge unpacked into temp._FK_PRESTAGE_<table>
+        self._prestaged: dict[str, tuple[str, dict[int, str]]] = {}
+
+    def _connect(self) -> sqlite3.Connection:
         try:
-            self._conn: sqlite3.Connection | None = sqlite3.connect(
-                str(self.path), isolation_level=None, check_same_thread=False, timeout=busy_timeout_s
+            conn = sqlite3.connect(
+                str(self.path), isolation_level=None, check_same_thread=False, timeout=self._busy_timeout_s
             )
-            mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         except sqlite3.Error as exc:
             raise DestinationError(f"cannot open SQLite destination {self.path}: {exc}") from exc
         if str(mode).lower() != "wal":
+            conn.close()
             raise DestinationError(f"cannot switch {self.path} to WAL mode (got {mode})")
-        self._conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        conn.execute(f"PRAGMA synchronous={self._synchronous}")
         # A merge stages the accepted journal rows in TEMP tables. On disk (through the page cache)
         # their memory stays bounded by cache_size whatever the table size; in memory they grew by
         # ~120 MB for 377k rows, with no measurable speed gain.
-        self._conn.execute("PRAGMA temp_store=FILE")
+        conn.execute("PRAGMA temp_store=FILE")
         # 8 MiB of page cache: with 64 MiB a 1M-row run held ~60 MB more at its peak, and merges were no faster
         # (the staged rows arrive in key order, so the btrees are written sequentially).
-        self._conn.execute("PRAGMA cache_size=-8192")
-        self._db = sqlite_utils.Database(self._conn)
-        self._encoders: dict[str, Callable[[Sequence[Mapping[str, Any]]], str]] = {}
+        conn.execute("PRAGMA cache_size=-8192")
+        return conn
+
+    @property
+    def merge_conn(self) -> sqlite3.Connection:
+        """The merging connection (opened on first use); hold _merge_lock."""
+        self.conn  # noqa: B018 - raises DestinationError once closed
+        if self._merge_conn is None:
+            self._merge_conn = self._connect()
+            # The TEMP stage is written once and read once in key order: a small cache is enough.
+            self._merge_conn.execute("PRAGMA temp.cache_size=-2048")
+        return self._merge_conn
 
     # ----------------------------------------------------------------- helpers
 
@@ -387,11 +443,12 @@ class SQLiteDestination:
                 raise DestinationError(f"table {name} does not exist in {self.path}; call ensure_tables first")
 
     @contextmanager
-    def _transaction(self, failure: str) -> Iterator[sqlite3.Connection]:
+    def _transaction(self, failure: str, *, merging: bool = False) -> Iterator[sqlite3.Connection]:
         """One write transaction under the lock: BEGIN IMMEDIATE, then COMMIT, or ROLLBACK on any error.
-        SQLite errors become one `DestinationError` line: "<failure> in <path>: <error>"."""
+        SQLite errors become one `DestinationError` line: "<failure> in <path>: <error>". ``merging``: on the
+        merging connection (the caller holds _merge_lock)."""
         with self._lock:
-            conn = self.conn
+            conn = self.merge_conn if merging else self.conn
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
@@ -492,6 +549,66 @@ class SQLiteDestination:
             (str(batch.run_id), int(batch.partition), str(batch.attempt), len(batch.rows), page)
         ]
 
+    def prepare_merge(self, table: str, run_id: str, accepted: Mapping[int, str]) -> None:
+        """A head start on this run's merge of ``table``: unpack the journal pages of the partitions accepted
+        so far (json_each over every row, most of a merge's time) into a TEMP stage, while the rest of the
+        run is still being fetched, so the merge at its end only unpacks the last ones.
+
+        Only for tables whose key holds the partition column (see can_prestage). Nothing a reader can see
+        changes: the stage lives in the merging connection's TEMP database, which reads the journal from
+        a WAL snapshot and takes no write lock on the warehouse, so appends go on meanwhile. A crash loses
+        only the head start, and an error here leaves the whole job to merge()."""
+        spec = self._spec(table)
+        if not can_prestage(spec):
+            return
+        run_id = str(run_id)
+        with self._merge_lock:
+            run, done = self._prestaged.get(spec.name, ("", {}))
+            if run != run_id:
+                done = {}
+            new = [(int(p), str(a)) for p, a in accepted.items() if done.get(int(p)) != str(a)]
+            if not new:
+                return
+            if any(p in done for p, _ in new):  # a partition prepared with another attempt: start over
+                done = {}
+                new = [(int(p), str(a)) for p, a in accepted.items()]
+            name = _PRESTAGE + spec.name
+            try:
+                conn = self.merge_conn
+                exists = conn.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (spec.journal_name,)
+                ).fetchone()
+                if not exists:
+                    return
+                conn.execute("BEGIN")
+                try:
+                    if not done:
+                        conn.execute(f"DROP TABLE IF EXISTS temp.{quote(name)}")
+                        conn.execute(stage_table_sql(spec, name))
+                    conn.execute(f"DROP TABLE IF EXISTS temp.{quote(_NEW_PAIRS)}")
+                    conn.execute(f"CREATE TEMP TABLE {quote(_NEW_PAIRS)} (PART INTEGER PRIMARY KEY, ATTEMPT TEXT)")
+                    conn.executemany(f"INSERT INTO temp.{quote(_NEW_PAIRS)} VALUES (?, ?)", new)
+                    conn.execute(unpack_sql(spec, name, _NEW_PAIRS, ""), {"run_id": run_id})
+                    conn.execute(f"DROP TABLE temp.{quote(_NEW_PAIRS)}")
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+            except (sqlite3.Error, DestinationError):
+                self._prestaged.pop(spec.name, None)  # merge() unpacks everything itself
+                return
+            self._prestaged[spec.name] = (run_id, {**done, **dict(new)})
+
+    def _take_prestage(self, conn: sqlite3.Connection, spec: TableSpec, run_id: str) -> dict[int, str] | None:
+        """The partitions prepare_merge unpacked for this run (their TEMP stage is then the merge's), or None."""
+        run, done = self._prestaged.pop(spec.name, ("", {}))
+        name = _PRESTAGE + spec.name
+        exists = conn.execute("SELECT 1 FROM temp.sqlite_master WHERE name = ?", (name,)).fetchone()
+        if run == run_id and done and exists:
+            return done
+        conn.execute(f"DROP TABLE IF EXISTS temp.{quote(name)}")
+        return None
+
     def merge(self, table: str, plan: MergePlan) -> MergeResult:
         """Apply the plan to one table in one transaction (rules: architecture.md section 2 and
         docs/destinations.md), then prune the merged journal rows in that same transaction."""
@@ -499,16 +616,19 @@ class SQLiteDestination:
         steps = merge_steps(spec, listed_partitions=plan.listed_partitions is not None)
         accepted = [(int(part), str(attempt)) for part, attempt in plan.accepted.items()]
         listed = [(int(p),) for p in plan.listed_partitions] if plan.listed_partitions is not None else []
-        with self._lock:
+        with self._lock, self._merge_lock:
             self._require(spec)
             if spec.retained_by and not self._exists(spec.retained_by[0]):
                 raise DestinationError(f"{spec.name} cannot be merged without table {spec.retained_by[0]}")
             params = {"table": spec.name, "run_id": str(plan.run_id), "now": self._now()}
             result = MergeResult()
-            with self._transaction(f"merge of {spec.name} failed") as conn:
+            prestaged = self._take_prestage(self.merge_conn, spec, str(plan.run_id))
+            with self._transaction(f"merge of {spec.name} failed", merging=True) as conn:
                 for stmt in merge_setup_sql(spec):
                     conn.execute(stmt)
                 conn.executemany(f"INSERT INTO temp.{quote(_ACCEPTED)} (PART, ATTEMPT) VALUES (?, ?)", accepted)
+                if prestaged is not None:
+                    self._use_prestage(conn, spec, prestaged, dict(accepted))
                 conn.executemany(f"INSERT OR IGNORE INTO temp.{quote(_LISTED)} (ID) VALUES (?)", listed)
                 for step in steps:
                     before = self._row_count(conn, spec) if step.kind == "upserted" else 0
@@ -531,6 +651,24 @@ class SQLiteDestination:
                 for stmt in merge_teardown_sql():
                     conn.execute(stmt)
         return result
+
+    @staticmethod
+    def _use_prestage(
+        conn: sqlite3.Connection, spec: TableSpec, prestaged: Mapping[int, str], accepted: Mapping[int, str]
+    ) -> None:
+        """Make the prepared stage the merge's: its partitions are marked STAGED, and the rows of a partition
+        the plan takes with another attempt (or not at all) are dropped from it."""
+        conn.execute(f"DROP TABLE temp.{quote(_STAGE)}")
+        conn.execute(f"ALTER TABLE temp.{quote(_PRESTAGE + spec.name)} RENAME TO {quote(_STAGE)}")
+        acc = f"temp.{quote(_ACCEPTED)}"
+        conn.executemany(
+            f"UPDATE {acc} SET STAGED = 1 WHERE PART = ? AND ATTEMPT = ?",
+            [(p, a) for p, a in prestaged.items() if accepted.get(p) == a],
+        )
+        conn.executemany(
+            f"DELETE FROM temp.{quote(_STAGE)} WHERE {quote(spec.partition_column or '')} = ?",
+            [(p,) for p, a in prestaged.items() if accepted.get(p) != a],
+        )
 
     @staticmethod
     def _row_count(conn: sqlite3.Connection, spec: TableSpec) -> int:
@@ -603,7 +741,10 @@ class SQLiteDestination:
             return {int(s): str(a) for s, a in cur.fetchall()}
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._merge_lock:
+            if self._merge_conn is not None:
+                self._merge_conn.close()
+                self._merge_conn = None
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None

@@ -39,7 +39,7 @@ from flowkit.jira.tables import SCHEMA, TABLES
 from tests.snowflake_emulator import SnowflakeEmulator, unique_name
 
 ALL = list(TABLES)
-KINDS = ["sqlite", "snowflake"]
+KINDS = ["sqlite", "sqlite-prepared", "snowflake"]
 
 
 class FakeClock:
@@ -68,10 +68,21 @@ def emulator_settings(emulator: SnowflakeEmulator, database: str, schema: str) -
     return settings
 
 
+class PreparedSQLiteDestination(SQLiteDestination):
+    """SQLite with a head start before every merge: every other accepted partition is unpacked ahead
+    (prepare_merge), as MergeTables does while a run is still fetching. Every rule must hold all the same."""
+
+    def merge(self, table: str, plan: MergePlan) -> MergeResult:
+        self.prepare_merge(table, plan.run_id, dict(sorted(plan.accepted.items())[::2]))
+        return super().merge(table, plan)
+
+
 def open_destination(kind: str, request: pytest.FixtureRequest, home: Path, clock: FakeClock) -> Destination:
     """A new destination of ``kind`` with no tables yet (Snowflake: on a fresh database and schema)."""
     if kind == "sqlite":
         return SQLiteDestination(home / "warehouse.db", schema=SCHEMA, clock=clock)
+    if kind == "sqlite-prepared":
+        return PreparedSQLiteDestination(home / "warehouse.db", schema=SCHEMA, clock=clock)
     emulator: SnowflakeEmulator = request.getfixturevalue("snowflake_emulator")
     database, schema = unique_name("DB"), unique_name("SCH")
     emulator.create_schema(database, schema)

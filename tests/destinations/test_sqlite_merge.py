@@ -108,21 +108,22 @@ def test_no_change_remerge_writes_nothing(dest: SQLiteDestination, clock: FakeCl
     snapshot = raw(dest, "SELECT * FROM BOARD_ISSUE ORDER BY 1, 2")
     clock.tick(60)
     dest.append_journal("BOARD_ISSUE", "r2", 1, "a1", issues(1, range(5)))
-    # record every write to the destination table
-    dest.conn.execute("CREATE TEMP TABLE writes (op TEXT)")
+    # record every write to the destination table (merges run on the destination's merging connection)
+    merging = dest.merge_conn
+    merging.execute("CREATE TEMP TABLE writes (op TEXT)")
     for op in ("INSERT", "UPDATE", "DELETE"):
-        dest.conn.execute(
+        merging.execute(
             f"CREATE TEMP TRIGGER w_{op} AFTER {op} ON main.BOARD_ISSUE BEGIN INSERT INTO writes VALUES ('{op}'); END"
         )
     result = dest.merge("BOARD_ISSUE", plan("r2", {1: "a1"}, {1}))
     assert result == MergeResult(inserted=0, updated=0, deleted=0, unchanged=5)
-    assert raw(dest, "SELECT op FROM writes") == []
+    assert merging.execute("SELECT op FROM writes").fetchall() == []
     assert raw(dest, "SELECT * FROM BOARD_ISSUE ORDER BY 1, 2") == snapshot
     assert {r[3] for r in snapshot} == {T0} and {r[4] for r in snapshot} == {T0}
     # and a real change is seen by the same triggers
     dest.append_journal("BOARD_ISSUE", "r3", 1, "a1", issues(1, range(4)))
     assert dest.merge("BOARD_ISSUE", plan("r3", {1: "a1"}, {1})).deleted == 1
-    assert raw(dest, "SELECT op FROM writes") == [("DELETE",)]
+    assert merging.execute("SELECT op FROM writes").fetchall() == [("DELETE",)]
 
 
 def test_sprint_merge_needs_board_sprint(dest: SQLiteDestination) -> None:
@@ -283,3 +284,65 @@ def test_journal_holds_one_row_per_page(dest: SQLiteDestination) -> None:
     assert raw(dest, 'SELECT "_PARTITION", "_ROW_COUNT" FROM BOARD_ISSUE_JOURNAL') == [(1, 500)]
     assert dest.journal_counts("r1")["BOARD_ISSUE"] == 500
     assert dest.prune_journal(None) == 500
+
+
+# --------------------------------------------------------------------------- prepare_merge (a head start)
+
+
+def test_a_partition_prepared_with_an_attempt_the_plan_does_not_take_merges_the_planned_one(
+    dest: SQLiteDestination,
+) -> None:
+    dest.append_journal("BOARD_ISSUE", "r1", 1, "a1", issues(1, [1, 2]))
+    dest.append_journal("BOARD_ISSUE", "r1", 1, "a2", issues(1, [2, 3], suffix="-new"))
+    dest.append_journal("BOARD_ISSUE", "r1", 2, "b1", issues(2, [7]))
+    dest.prepare_merge("BOARD_ISSUE", "r1", {1: "a1", 2: "b1"})
+    result = dest.merge("BOARD_ISSUE", plan("r1", {1: "a2", 2: "b1"}, {1, 2}))
+    assert [r["ISSUE_KEY"] for r in dest.fetch_rows("BOARD_ISSUE")] == ["P1-2-new", "P1-3-new", "P2-7"]
+    assert (result.inserted, result.updated, result.deleted) == (3, 0, 0)
+
+
+def test_a_prepared_replay_changes_nothing(dest: SQLiteDestination, clock: FakeClock) -> None:
+    dest.append_journal("BOARD_ISSUE", "r1", 1, "a", issues(1, [1, 2]))
+    dest.merge("BOARD_ISSUE", plan("r1", {1: "a"}, {1}))
+    before = dest.fetch_rows("BOARD_ISSUE", metadata=True)
+    clock.tick()
+    dest.prepare_merge("BOARD_ISSUE", "r1", {1: "a"})  # the journal was pruned: nothing to unpack
+    dest.append_journal("BOARD_ISSUE", "r1", 1, "a", issues(1, [1, 2], suffix="-again"))  # re-appended
+    dest.prepare_merge("BOARD_ISSUE", "r1", {1: "a"})
+    result = dest.merge("BOARD_ISSUE", plan("r1", {1: "a"}, {1}))
+    assert result.skipped_partitions == 1 and result.changed == 0
+    assert dest.fetch_rows("BOARD_ISSUE", metadata=True) == before
+
+
+def test_a_head_start_for_another_run_is_not_used(dest: SQLiteDestination) -> None:
+    dest.append_journal("BOARD_ISSUE", "r1", 1, "a", issues(1, [1]))
+    dest.prepare_merge("BOARD_ISSUE", "r1", {1: "a"})
+    dest.append_journal("BOARD_ISSUE", "r2", 1, "a", issues(1, [5]))
+    dest.merge("BOARD_ISSUE", plan("r2", {1: "a"}, {1}))
+    assert [r["ISSUE_ID"] for r in dest.fetch_rows("BOARD_ISSUE")] == [5]
+    assert not prestaged(dest)
+
+
+def test_tables_keyed_across_partitions_are_not_prepared(dest: SQLiteDestination) -> None:
+    """SPRINT rows of one sprint come from several boards: only a merge over every board can pick the last one."""
+    dest.append_journal("SPRINT", "r1", 1, "a", [{"ID": 9, "NAME": "S"}])
+    dest.prepare_merge("SPRINT", "r1", {1: "a"})
+    assert not prestaged(dest)
+
+
+def test_a_head_start_changes_nothing_a_reader_sees(dest: SQLiteDestination) -> None:
+    dest.append_journal("BOARD_ISSUE", "r1", 1, "a", issues(1, [1, 2]))
+    dest.prepare_merge("BOARD_ISSUE", "r1", {1: "a"})
+    assert prestaged(dest) == ["_FK_PRESTAGE_BOARD_ISSUE"]
+    assert dest.fetch_rows("BOARD_ISSUE") == [] and dest.journal_counts("r1")["BOARD_ISSUE"] == 2
+    dest.append_journal("BOARD_ISSUE", "r1", 2, "a", issues(2, [3]))  # appends go on meanwhile
+    dest.prepare_merge("BOARD_ISSUE", "r1", {1: "a", 2: "a"})
+    result = dest.merge("BOARD_ISSUE", plan("r1", {1: "a", 2: "a"}, {1, 2}))
+    assert result.inserted == 3 and keys(dest, "BOARD_ISSUE") == [(1, 1), (1, 2), (2, 3)]
+    assert prestaged(dest) == []
+
+
+def prestaged(dest: SQLiteDestination) -> list[str]:
+    """The head-start stages now in the merging connection's TEMP database."""
+    rows = dest.merge_conn.execute("SELECT name FROM temp.sqlite_master WHERE name LIKE '_FK_PRESTAGE_%'")
+    return [r[0] for r in rows]
