@@ -185,8 +185,12 @@ def unpack_sql(spec: TableSpec, target: str, pairs: str, condition: str) -> str:
     )
 
 
-def merge_teardown_sql() -> list[str]:
-    return [f"DROP TABLE IF EXISTS temp.{quote(t)}" for t in (_STAGE, _ACCEPTED, _LISTED)]
+def merge_teardown_sql(*, stage: bool = True) -> list[str]:
+    """Drop a merge's TEMP tables; ``stage=False`` keeps the stage (dropping a million staged rows walks every
+    page of it: ~0.4 s inside the merge transaction; the next merge's setup drops it, or closing the
+    connection deletes the TEMP file at once)."""
+    tables = (_STAGE, _ACCEPTED, _LISTED) if stage else (_ACCEPTED, _LISTED)
+    return [f"DROP TABLE IF EXISTS temp.{quote(t)}" for t in tables]
 
 
 @dataclass(frozen=True)
@@ -384,6 +388,7 @@ class SQLiteDestination:
         # stage, and unpacking journal pages there does not hold up appends to the journal on the first one.
         # Lock order: _lock before _merge_lock.
         self._merge_lock = threading.Lock()
+        self._merge_waiting = 0  # merges waiting for _merge_lock: a head start then gives way (interrupt())
         self._merge_conn: sqlite3.Connection | None = None
         # table -> (run, partition -> attempt) whose pages prepare_merge unpacked into temp._FK_PRESTAGE_<table>
         self._prestaged: dict[str, tuple[str, dict[int, str]]] = {}
@@ -563,6 +568,8 @@ class SQLiteDestination:
             return
         run_id = str(run_id)
         with self._merge_lock:
+            if self._merge_waiting:
+                return  # a merge is waiting for the connection: it unpacks what is left itself
             run, done = self._prestaged.get(spec.name, ("", {}))
             if run != run_id:
                 done = {}
@@ -578,26 +585,53 @@ class SQLiteDestination:
                 exists = conn.execute(
                     "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (spec.journal_name,)
                 ).fetchone()
-                if not exists:
-                    return
-                conn.execute("BEGIN")
-                try:
-                    if not done:
-                        conn.execute(f"DROP TABLE IF EXISTS temp.{quote(name)}")
-                        conn.execute(stage_table_sql(spec, name))
-                    conn.execute(f"DROP TABLE IF EXISTS temp.{quote(_NEW_PAIRS)}")
-                    conn.execute(f"CREATE TEMP TABLE {quote(_NEW_PAIRS)} (PART INTEGER PRIMARY KEY, ATTEMPT TEXT)")
-                    conn.executemany(f"INSERT INTO temp.{quote(_NEW_PAIRS)} VALUES (?, ?)", new)
-                    conn.execute(unpack_sql(spec, name, _NEW_PAIRS, ""), {"run_id": run_id})
-                    conn.execute(f"DROP TABLE temp.{quote(_NEW_PAIRS)}")
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
             except (sqlite3.Error, DestinationError):
-                self._prestaged.pop(spec.name, None)  # merge() unpacks everything itself
+                return
+            if not exists:
+                return
+            try:
+                conn.execute("BEGIN")
+            except sqlite3.Error:
+                return
+            try:
+                if not done:
+                    conn.execute(f"DROP TABLE IF EXISTS temp.{quote(name)}")
+                    conn.execute(stage_table_sql(spec, name))
+                conn.execute(f"DROP TABLE IF EXISTS temp.{quote(_NEW_PAIRS)}")
+                conn.execute(f"CREATE TEMP TABLE {quote(_NEW_PAIRS)} (PART INTEGER PRIMARY KEY, ATTEMPT TEXT)")
+                conn.executemany(f"INSERT INTO temp.{quote(_NEW_PAIRS)} VALUES (?, ?)", new)
+                if self._merge_waiting:
+                    raise sqlite3.OperationalError("interrupted")
+                conn.execute(unpack_sql(spec, name, _NEW_PAIRS, ""), {"run_id": run_id})
+                conn.execute(f"DROP TABLE temp.{quote(_NEW_PAIRS)}")
+                conn.execute("COMMIT")
+            except sqlite3.Error:
+                # Interrupted by a merge (or failed): rolled back, the stage is as it was before this call.
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    self._prestaged.pop(spec.name, None)  # unknown: merge() unpacks everything itself
                 return
             self._prestaged[spec.name] = (run_id, {**done, **dict(new)})
+
+    @contextmanager
+    def _merging(self) -> Iterator[None]:
+        """Hold _merge_lock for a merge. A head start running meanwhile is interrupted: the merge is what the
+        run waits for, and it unpacks whatever the head start did not finish."""
+        with self._lock:  # re-entrant: the caller holds it; makes the counter safe
+            self._merge_waiting += 1
+        try:
+            if not self._merge_lock.acquire(blocking=False):
+                if self._merge_conn is not None:
+                    self._merge_conn.interrupt()  # only statements running now; a no-op between them
+                self._merge_lock.acquire()
+        finally:
+            with self._lock:
+                self._merge_waiting -= 1
+        try:
+            yield
+        finally:
+            self._merge_lock.release()
 
     def _take_prestage(self, conn: sqlite3.Connection, spec: TableSpec, run_id: str) -> dict[int, str] | None:
         """The partitions prepare_merge unpacked for this run (their TEMP stage is then the merge's), or None."""
@@ -616,7 +650,7 @@ class SQLiteDestination:
         steps = merge_steps(spec, listed_partitions=plan.listed_partitions is not None)
         accepted = [(int(part), str(attempt)) for part, attempt in plan.accepted.items()]
         listed = [(int(p),) for p in plan.listed_partitions] if plan.listed_partitions is not None else []
-        with self._lock, self._merge_lock:
+        with self._lock, self._merging():
             self._require(spec)
             if spec.retained_by and not self._exists(spec.retained_by[0]):
                 raise DestinationError(f"{spec.name} cannot be merged without table {spec.retained_by[0]}")
@@ -648,7 +682,7 @@ class SQLiteDestination:
                 result.skipped_partitions = conn.execute(
                     f"SELECT COUNT(*) FROM temp.{quote(_ACCEPTED)} WHERE NEW = 0"
                 ).fetchone()[0]
-                for stmt in merge_teardown_sql():
+                for stmt in merge_teardown_sql(stage=False):
                     conn.execute(stmt)
         return result
 

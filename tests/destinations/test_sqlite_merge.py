@@ -346,3 +346,28 @@ def prestaged(dest: SQLiteDestination) -> list[str]:
     """The head-start stages now in the merging connection's TEMP database."""
     rows = dest.merge_conn.execute("SELECT name FROM temp.sqlite_master WHERE name LIKE '_FK_PRESTAGE_%'")
     return [r[0] for r in rows]
+
+
+def test_a_merge_interrupts_a_running_head_start_and_is_exact(dest: SQLiteDestination) -> None:
+    """The run waits for the merge, not for the head start: a merge asking for the connection interrupts an
+    unpacking in progress (which rolls back to the stage it had), and unpacks the rest itself."""
+    for board_id in (1, 2, 3):
+        for page in range(4):
+            ids = range(page * 20_000, (page + 1) * 20_000)
+            dest.append_journal("BOARD_ISSUE", "r1", board_id, "a", issues(board_id, ids))
+    dest.prepare_merge("BOARD_ISSUE", "r1", {1: "a"})
+    started = threading.Event()
+
+    def head_start() -> None:
+        started.set()
+        dest.prepare_merge("BOARD_ISSUE", "r1", {1: "a", 2: "a", 3: "a"})
+
+    thread = threading.Thread(target=head_start)
+    thread.start()
+    started.wait()
+    result = dest.merge("BOARD_ISSUE", plan("r1", {1: "a", 2: "a", 3: "a"}, {1, 2, 3}))
+    thread.join()
+    assert result.inserted == 240_000 and dest.counts()["BOARD_ISSUE"] == 240_000
+    assert raw(dest, "SELECT BOARD_ID, COUNT(*), MAX(ISSUE_ID) FROM BOARD_ISSUE GROUP BY 1") == [
+        (b, 80_000, 79_999) for b in (1, 2, 3)
+    ]
