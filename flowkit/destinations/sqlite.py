@@ -775,7 +775,7 @@ class SQLiteDestination:
             return {int(s): str(a) for s, a in cur.fetchall()}
 
     def close(self) -> None:
-        with self._lock, self._merge_lock:
+        with self._lock, self._merging():
             if self._merge_conn is not None:
                 self._merge_conn.close()
                 self._merge_conn = None

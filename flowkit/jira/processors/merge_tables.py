@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -37,6 +38,7 @@ class MergeTables(Processor):
     def __init__(self) -> None:
         self._row_counts: dict[str, int] = {}
         self._next_head_start = 0.0  # time.monotonic() before which no head start is given again
+        self._head_start_thread: threading.Thread | None = None
 
     def row_counts(self) -> dict[str, int]:
         """Rows per destination table, counted after this process last finished merging a run."""
@@ -57,7 +59,7 @@ class MergeTables(Processor):
                 return
         warehouse = context.property(DESTINATION).as_service(WarehouseDestinationService)
         if not run.ready_to_merge():
-            self._head_start(warehouse, run)
+            self._head_start(context, warehouse, run)
             return
         if run.destination and run.destination != warehouse.identity:
             # Its journal is in another warehouse: merging here would find the journaled boards empty and
@@ -105,20 +107,34 @@ class MergeTables(Processor):
             context.logger.error("table %s was not merged: %s", table, reason)
         context.logger.info("run %s merged: %s", run.run_id, ", ".join(run.merged))
 
-    def _head_start(self, warehouse: WarehouseDestinationService, run: RunState) -> None:
+    def _head_start(self, context: ProcessContext, warehouse: WarehouseDestinationService, run: RunState) -> None:
         """While the run still fetches, let the destination unpack the boards accepted so far for the merge
-        (prepare_merge), so the run's last transactions have less to do. The destination does it without
-        holding up the journal appends, on the spare core (SQLite works without Python's GIL). At most every
-        HEAD_START_EVERY_S: this trigger runs for every journaled batch."""
+        (prepare_merge), so the run's last transactions have less to do. It runs on its own thread, so this
+        trigger (and the merge, which interrupts it) never waits for it; the SQLite destination does it
+        without holding up journal appends, on the spare core (SQLite works without Python's GIL). At most
+        one at a time, and at most every HEAD_START_EVERY_S: this trigger runs for every journaled batch."""
         now = time.monotonic()
         if run.phase != "fetching" or run.destination not in ("", warehouse.identity) or now < self._next_head_start:
             return
+        if self._head_start_thread is not None and self._head_start_thread.is_alive():
+            return
         self._next_head_start = now + HEAD_START_EVERY_S
         destination = warehouse.ensure_tables(run.tables)
-        for table in run.tables:
-            accepted = run.accepted(table)
-            if accepted:
-                destination.prepare_merge(table, run.run_id, accepted)
+        plans = [(table, accepted) for table in run.tables if (accepted := run.accepted(table))]
+
+        def prepare() -> None:
+            try:
+                for table, accepted in plans:
+                    destination.prepare_merge(table, run.run_id, accepted)
+            except Exception as exc:  # only a head start: the merge does all of it anyway
+                context.logger.debug("head start on the merge failed: %s", type(exc).__name__)
+
+        self._head_start_thread = threading.Thread(target=prepare, name="MergeTables-head-start", daemon=True)
+        self._head_start_thread.start()
+
+    def on_stopped(self, context: ProcessContext) -> None:
+        if self._head_start_thread is not None:
+            self._head_start_thread.join()  # before the destination is closed
 
     def _report_run(
         self,
