@@ -130,10 +130,10 @@ class Destination(Protocol):
         """Append several batches, possibly to several journals, in one transaction: all or none."""
         ...
 
-    def prepare_merge(self, table: str, run_id: str, accepted: Mapping[int, str]) -> None:
-        """Optional head start on a later ``merge`` of this run (e.g. unpack the journal of the partitions
-        accepted so far) while the rest is still being fetched. Changes nothing a reader can see; a merge
-        that follows must give the same result with or without it. May do nothing."""
+    def prepare_merge(self, table: str, run_id: str) -> None:
+        """Optional head start on a later ``merge`` of this run (e.g. unpack the journal appended so far) while
+        the rest is still being fetched. Changes nothing a reader can see; a merge that follows must give the
+        same result with or without it. May do nothing."""
         ...
 
     def merge(self, table: str, plan: MergePlan) -> MergeResult:

@@ -19,7 +19,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -150,7 +150,7 @@ def merge_setup_sql(spec: TableSpec) -> list[str]:
     return [
         *merge_teardown_sql(),
         f"CREATE TEMP TABLE {quote(_ACCEPTED)} (PART INTEGER PRIMARY KEY, ATTEMPT TEXT NOT NULL, "
-        "NEW INTEGER NOT NULL DEFAULT 1, LAST_SEQ INTEGER, STAGED INTEGER NOT NULL DEFAULT 0)",
+        "NEW INTEGER NOT NULL DEFAULT 1, LAST_SEQ INTEGER, STAGED_SEQ INTEGER NOT NULL DEFAULT 0)",
         f"CREATE TEMP TABLE {quote(_LISTED)} (ID INTEGER PRIMARY KEY)",
         stage_table_sql(spec, _STAGE),
     ]
@@ -242,13 +242,15 @@ def merge_steps(spec: TableSpec, *, listed_partitions: bool) -> list[MergeStep]:
                 "unstage_merged",
                 "other",
                 f"DELETE FROM {stage} WHERE {quote(spec.partition_column or '')} IN "
-                f"(SELECT PART FROM {acc} WHERE NEW = 0 AND STAGED = 1)",
+                f"(SELECT PART FROM {acc} WHERE NEW = 0 AND STAGED_SEQ > 0)",
             )
         )
     steps += [
         # Stage accepted rows, expanded from their pages and deduplicated by primary key: the row appended
-        # last wins. Partitions unpacked ahead of the merge (prepare_merge) are in the stage already.
-        MergeStep("stage", "other", unpack_sql(spec, _STAGE, _ACCEPTED, " AND a.NEW = 1 AND a.STAGED = 0")),
+        # last wins. Pages unpacked ahead of the merge (prepare_merge, up to STAGED_SEQ) are in the stage.
+        MergeStep(
+            "stage", "other", unpack_sql(spec, _STAGE, _ACCEPTED, f" AND a.NEW = 1 AND j.{quote(SEQ)} > a.STAGED_SEQ")
+        ),
     ]
     # One pass inserts new keys and updates rows whose hash changed (rows with an unchanged hash are not
     # written). Its row count is inserted + updated; merge() tells them apart by the table's row count.
@@ -350,6 +352,42 @@ def merge_statements(spec: TableSpec, *, listed_partitions: bool = True) -> list
 # --------------------------------------------------------------------------- destination
 
 
+@dataclass
+class Prestage:
+    """What prepare_merge has unpacked for one table of one run: every journal page up to ``seen_seq`` was
+    looked at, and ``parts`` maps each partition in the stage to (the attempt unpacked, its last page's _SEQ).
+    Pure bookkeeping; ``advanced`` says what the next unpacking must do."""
+
+    run_id: str
+    seen_seq: int = 0
+    parts: dict[int, tuple[str, int]] = field(default_factory=dict)
+
+    def advanced(
+        self, appended: Sequence[tuple[int, str, int]]
+    ) -> tuple[Prestage, list[tuple[int, str, int, int]], list[int]]:
+        """Given the (partition, attempt, last _SEQ) of pages appended since ``seen_seq`` (ordered by their last
+        _SEQ), returns the bookkeeping after unpacking them, the (partition, attempt, from _SEQ, to _SEQ) ranges
+        to unpack, and the partitions whose rows must first leave the stage (another attempt came after)."""
+        parts = dict(self.parts)
+        ranges: dict[int, tuple[str, int, int]] = {}
+        restarted: set[int] = set()
+        for part, attempt, last in appended:
+            part, attempt, last = int(part), str(attempt), int(last)
+            held = parts.get(part)
+            if held is not None and held[0] != attempt:
+                restarted.add(part)  # the attempt appended last is the one a merge will most likely accept
+                start = 0
+            elif part in ranges:
+                start = ranges[part][1]
+            else:
+                start = held[1] if held is not None else 0
+            ranges[part] = (attempt, start, last)
+            parts[part] = (attempt, last)
+        seen = max([self.seen_seq, *(int(last) for _, _, last in appended)])
+        pairs = [(p, a, start, last) for p, (a, start, last) in ranges.items()]
+        return Prestage(self.run_id, seen, parts), pairs, sorted(restarted & set(self.parts))
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -390,8 +428,8 @@ class SQLiteDestination:
         self._merge_lock = threading.Lock()
         self._merge_waiting = 0  # merges waiting for _merge_lock: a head start then gives way (interrupt())
         self._merge_conn: sqlite3.Connection | None = None
-        # table -> (run, partition -> attempt) whose pages prepare_merge unpacked into temp._FK_PRESTAGE_<table>
-        self._prestaged: dict[str, tuple[str, dict[int, str]]] = {}
+        # table -> what prepare_merge unpacked into temp._FK_PRESTAGE_<table>
+        self._prestaged: dict[str, Prestage] = {}
 
     def _connect(self) -> sqlite3.Connection:
         try:
@@ -554,15 +592,17 @@ class SQLiteDestination:
             (str(batch.run_id), int(batch.partition), str(batch.attempt), len(batch.rows), page)
         ]
 
-    def prepare_merge(self, table: str, run_id: str, accepted: Mapping[int, str]) -> None:
-        """A head start on this run's merge of ``table``: unpack the journal pages of the partitions accepted
-        so far (json_each over every row, most of a merge's time) into a TEMP stage, while the rest of the
-        run is still being fetched, so the merge at its end only unpacks the last ones.
+    def prepare_merge(self, table: str, run_id: str) -> None:
+        """A head start on this run's merge of ``table``: unpack the journal pages appended since the last call
+        (json_each over every row: most of a merge's time) into a TEMP stage while the run still fetches,
+        so that the merge at its end only unpacks the pages appended after it.
 
-        Only for tables whose key holds the partition column (see can_prestage). Nothing a reader can see
-        changes: the stage lives in the merging connection's TEMP database, which reads the journal from
-        a WAL snapshot and takes no write lock on the warehouse, so appends go on meanwhile. A crash loses
-        only the head start, and an error here leaves the whole job to merge()."""
+        Per partition the stage follows the attempt appended last (a board fetched again starts over); the
+        merge keeps what matches the attempts it accepts and unpacks the rest. Only for tables whose key holds
+        the partition column (see can_prestage). Nothing a reader can see changes: the stage lives in the
+        merging connection's TEMP database, which reads the journal from a WAL snapshot and takes no write
+        lock on the warehouse, so appends go on meanwhile. A crash loses only the head start; an error (or a
+        merge interrupting it) rolls back to the stage it had."""
         spec = self._spec(table)
         if not can_prestage(spec):
             return
@@ -570,40 +610,44 @@ class SQLiteDestination:
         with self._merge_lock:
             if self._merge_waiting:
                 return  # a merge is waiting for the connection: it unpacks what is left itself
-            run, done = self._prestaged.get(spec.name, ("", {}))
-            if run != run_id:
-                done = {}
-            new = [(int(p), str(a)) for p, a in accepted.items() if done.get(int(p)) != str(a)]
-            if not new:
-                return
-            if any(p in done for p, _ in new):  # a partition prepared with another attempt: start over
-                done = {}
-                new = [(int(p), str(a)) for p, a in accepted.items()]
+            known = self._prestaged.get(spec.name)
+            fresh = known is None or known.run_id != run_id
+            before = Prestage(run_id) if known is None or fresh else known
             name = _PRESTAGE + spec.name
+            j = quote(spec.journal_name)
             try:
                 conn = self.merge_conn
-                exists = conn.execute(
-                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (spec.journal_name,)
-                ).fetchone()
+                if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (spec.journal_name,)).fetchone():
+                    return
+                conn.execute("BEGIN")
             except (sqlite3.Error, DestinationError):
                 return
-            if not exists:
-                return
             try:
-                conn.execute("BEGIN")
-            except sqlite3.Error:
-                return
-            try:
-                if not done:
+                appended = conn.execute(
+                    f"SELECT {_cols((PARTITION, ATTEMPT))}, MAX({quote(SEQ)}) FROM {j} "
+                    f"WHERE {quote(SEQ)} > ? AND {quote(RUN_ID)} = ? GROUP BY 1, 2 ORDER BY 3",
+                    (before.seen_seq, run_id),
+                ).fetchall()
+                after, pairs, restarted = before.advanced(appended)
+                if fresh:
                     conn.execute(f"DROP TABLE IF EXISTS temp.{quote(name)}")
                     conn.execute(stage_table_sql(spec, name))
-                conn.execute(f"DROP TABLE IF EXISTS temp.{quote(_NEW_PAIRS)}")
-                conn.execute(f"CREATE TEMP TABLE {quote(_NEW_PAIRS)} (PART INTEGER PRIMARY KEY, ATTEMPT TEXT)")
-                conn.executemany(f"INSERT INTO temp.{quote(_NEW_PAIRS)} VALUES (?, ?)", new)
-                if self._merge_waiting:
-                    raise sqlite3.OperationalError("interrupted")
-                conn.execute(unpack_sql(spec, name, _NEW_PAIRS, ""), {"run_id": run_id})
-                conn.execute(f"DROP TABLE temp.{quote(_NEW_PAIRS)}")
+                conn.executemany(
+                    f"DELETE FROM temp.{quote(name)} WHERE {quote(spec.partition_column or '')} = ?",
+                    [(p,) for p in restarted],
+                )
+                if pairs:
+                    conn.execute(f"DROP TABLE IF EXISTS temp.{quote(_NEW_PAIRS)}")
+                    conn.execute(
+                        f"CREATE TEMP TABLE {quote(_NEW_PAIRS)} "
+                        "(PART INTEGER PRIMARY KEY, ATTEMPT TEXT, FROM_SEQ INTEGER, TO_SEQ INTEGER)"
+                    )
+                    conn.executemany(f"INSERT INTO temp.{quote(_NEW_PAIRS)} VALUES (?, ?, ?, ?)", pairs)
+                    if self._merge_waiting:
+                        raise sqlite3.OperationalError("interrupted")
+                    condition = f" AND j.{quote(SEQ)} > a.FROM_SEQ AND j.{quote(SEQ)} <= a.TO_SEQ"
+                    conn.execute(unpack_sql(spec, name, _NEW_PAIRS, condition), {"run_id": run_id})
+                    conn.execute(f"DROP TABLE temp.{quote(_NEW_PAIRS)}")
                 conn.execute("COMMIT")
             except sqlite3.Error:
                 # Interrupted by a merge (or failed): rolled back, the stage is as it was before this call.
@@ -612,7 +656,7 @@ class SQLiteDestination:
                 except sqlite3.Error:
                     self._prestaged.pop(spec.name, None)  # unknown: merge() unpacks everything itself
                 return
-            self._prestaged[spec.name] = (run_id, {**done, **dict(new)})
+            self._prestaged[spec.name] = after
 
     @contextmanager
     def _merging(self) -> Iterator[None]:
@@ -633,13 +677,13 @@ class SQLiteDestination:
         finally:
             self._merge_lock.release()
 
-    def _take_prestage(self, conn: sqlite3.Connection, spec: TableSpec, run_id: str) -> dict[int, str] | None:
-        """The partitions prepare_merge unpacked for this run (their TEMP stage is then the merge's), or None."""
-        run, done = self._prestaged.pop(spec.name, ("", {}))
+    def _take_prestage(self, conn: sqlite3.Connection, spec: TableSpec, run_id: str) -> Prestage | None:
+        """What prepare_merge unpacked for this run (its TEMP stage then becomes the merge's), or None."""
+        prestage = self._prestaged.pop(spec.name, None)
         name = _PRESTAGE + spec.name
         exists = conn.execute("SELECT 1 FROM temp.sqlite_master WHERE name = ?", (name,)).fetchone()
-        if run == run_id and done and exists:
-            return done
+        if prestage is not None and prestage.run_id == run_id and prestage.parts and exists:
+            return prestage
         conn.execute(f"DROP TABLE IF EXISTS temp.{quote(name)}")
         return None
 
@@ -688,20 +732,19 @@ class SQLiteDestination:
 
     @staticmethod
     def _use_prestage(
-        conn: sqlite3.Connection, spec: TableSpec, prestaged: Mapping[int, str], accepted: Mapping[int, str]
+        conn: sqlite3.Connection, spec: TableSpec, prestage: Prestage, accepted: Mapping[int, str]
     ) -> None:
-        """Make the prepared stage the merge's: its partitions are marked STAGED, and the rows of a partition
-        the plan takes with another attempt (or not at all) are dropped from it."""
+        """Make the prepared stage the merge's: a partition unpacked with the attempt the plan accepts keeps its
+        rows (STAGED_SEQ says up to which page); the rows of any other partition are dropped from it."""
         conn.execute(f"DROP TABLE temp.{quote(_STAGE)}")
         conn.execute(f"ALTER TABLE temp.{quote(_PRESTAGE + spec.name)} RENAME TO {quote(_STAGE)}")
-        acc = f"temp.{quote(_ACCEPTED)}"
         conn.executemany(
-            f"UPDATE {acc} SET STAGED = 1 WHERE PART = ? AND ATTEMPT = ?",
-            [(p, a) for p, a in prestaged.items() if accepted.get(p) == a],
+            f"UPDATE temp.{quote(_ACCEPTED)} SET STAGED_SEQ = ? WHERE PART = ? AND ATTEMPT = ?",
+            [(seq, p, a) for p, (a, seq) in prestage.parts.items() if accepted.get(p) == a],
         )
         conn.executemany(
             f"DELETE FROM temp.{quote(_STAGE)} WHERE {quote(spec.partition_column or '')} = ?",
-            [(p,) for p, a in prestaged.items() if accepted.get(p) != a],
+            [(p,) for p, (a, _) in prestage.parts.items() if accepted.get(p) != a],
         )
 
     @staticmethod

@@ -11,7 +11,7 @@ fakesnow binds rows slowly (a few hundred a second), so every scenario uses tens
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -69,12 +69,13 @@ def emulator_settings(emulator: SnowflakeEmulator, database: str, schema: str) -
 
 
 class PreparedSQLiteDestination(SQLiteDestination):
-    """SQLite with a head start before every merge: every other accepted partition is unpacked ahead
-    (prepare_merge), as MergeTables does while a run is still fetching. Every rule must hold all the same."""
+    """SQLite with a head start after every append (prepare_merge), as MergeTables gives one while a run is
+    still fetching: each merge finds part of its journal unpacked already. Every rule must hold all the same."""
 
-    def merge(self, table: str, plan: MergePlan) -> MergeResult:
-        self.prepare_merge(table, plan.run_id, dict(sorted(plan.accepted.items())[::2]))
-        return super().merge(table, plan)
+    def append_journal_many(self, batches: Sequence[JournalBatch]) -> None:
+        super().append_journal_many(batches)
+        for batch in batches:
+            self.prepare_merge(batch.table, batch.run_id)
 
 
 def open_destination(kind: str, request: pytest.FixtureRequest, home: Path, clock: FakeClock) -> Destination:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from flowkit.destinations import DestinationError, JournalBatch, MergeResult, SQLiteDestination
+from flowkit.destinations.sqlite import Prestage
 from flowkit.jira.tables import SCHEMA, TABLES
 from tests.destinations.test_conformance import T0, FakeClock, board, issues, keys, plan
 
@@ -289,16 +290,55 @@ def test_journal_holds_one_row_per_page(dest: SQLiteDestination) -> None:
 # --------------------------------------------------------------------------- prepare_merge (a head start)
 
 
-def test_a_partition_prepared_with_an_attempt_the_plan_does_not_take_merges_the_planned_one(
-    dest: SQLiteDestination,
+@pytest.mark.parametrize(("taken", "expected"), [("a2", ["P1-2-new", "P1-3-new"]), ("a1", ["P1-1", "P1-2"])])
+def test_a_partition_merges_the_attempt_the_plan_takes_whatever_was_prepared(
+    dest: SQLiteDestination, taken: str, expected: list[str]
 ) -> None:
+    """The head start follows the attempt appended last (a2); a plan taking a1 gets a1's rows all the same."""
     dest.append_journal("BOARD_ISSUE", "r1", 1, "a1", issues(1, [1, 2]))
+    dest.prepare_merge("BOARD_ISSUE", "r1")
     dest.append_journal("BOARD_ISSUE", "r1", 1, "a2", issues(1, [2, 3], suffix="-new"))
     dest.append_journal("BOARD_ISSUE", "r1", 2, "b1", issues(2, [7]))
-    dest.prepare_merge("BOARD_ISSUE", "r1", {1: "a1", 2: "b1"})
-    result = dest.merge("BOARD_ISSUE", plan("r1", {1: "a2", 2: "b1"}, {1, 2}))
-    assert [r["ISSUE_KEY"] for r in dest.fetch_rows("BOARD_ISSUE")] == ["P1-2-new", "P1-3-new", "P2-7"]
+    dest.prepare_merge("BOARD_ISSUE", "r1")
+    result = dest.merge("BOARD_ISSUE", plan("r1", {1: taken, 2: "b1"}, {1, 2}))
+    assert [r["ISSUE_KEY"] for r in dest.fetch_rows("BOARD_ISSUE")] == [*expected, "P2-7"]
     assert (result.inserted, result.updated, result.deleted) == (3, 0, 0)
+
+
+def test_pages_appended_after_a_head_start_are_merged_after_the_prepared_ones(dest: SQLiteDestination) -> None:
+    dest.append_journal("BOARD_ISSUE", "r1", 1, "a", issues(1, [1, 2]))
+    dest.prepare_merge("BOARD_ISSUE", "r1")
+    dest.append_journal("BOARD_ISSUE", "r1", 1, "a", issues(1, [2, 3], suffix="-late"))  # same attempt, later page
+    result = dest.merge("BOARD_ISSUE", plan("r1", {1: "a"}, {1}))
+    assert [r["ISSUE_KEY"] for r in dest.fetch_rows("BOARD_ISSUE")] == ["P1-1", "P1-2-late", "P1-3-late"]
+    assert result.inserted == 3
+
+
+def test_a_partition_not_in_the_plan_leaves_the_prepared_stage(dest: SQLiteDestination) -> None:
+    dest.append_journal("BOARD_ISSUE", "r1", 1, "a", issues(1, [1]))
+    dest.append_journal("BOARD_ISSUE", "r1", 2, "a", issues(2, [1]))  # board 2 failed later: not accepted
+    dest.prepare_merge("BOARD_ISSUE", "r1")
+    dest.merge("BOARD_ISSUE", plan("r1", {1: "a"}, {1, 2}))
+    assert keys(dest, "BOARD_ISSUE") == [(1, 1)]
+
+
+def test_prestage_bookkeeping_follows_the_last_attempt_of_each_partition() -> None:
+    start = Prestage("r1")
+    after, ranges, restarted = start.advanced([(1, "a", 3), (2, "b", 4)])
+    assert (after.seen_seq, after.parts, ranges, restarted) == (
+        4,
+        {1: ("a", 3), 2: ("b", 4)},
+        [(1, "a", 0, 3), (2, "b", 0, 4)],
+        [],
+    )
+    # more pages of 1's attempt: from where it stopped; a new attempt of 2: from its first page, old rows out
+    later, ranges, restarted = after.advanced([(1, "a", 6), (2, "c", 7)])
+    assert later.parts == {1: ("a", 6), 2: ("c", 7)} and later.seen_seq == 7
+    assert ranges == [(1, "a", 3, 6), (2, "c", 0, 7)] and restarted == [2]
+    # two attempts of a new partition in one call: only the one appended last is unpacked
+    _, ranges, restarted = later.advanced([(5, "x", 8), (5, "y", 9)])
+    assert ranges == [(5, "y", 0, 9)] and restarted == []
+    assert later.advanced([]) == (later, [], [])
 
 
 def test_a_prepared_replay_changes_nothing(dest: SQLiteDestination, clock: FakeClock) -> None:
@@ -306,9 +346,9 @@ def test_a_prepared_replay_changes_nothing(dest: SQLiteDestination, clock: FakeC
     dest.merge("BOARD_ISSUE", plan("r1", {1: "a"}, {1}))
     before = dest.fetch_rows("BOARD_ISSUE", metadata=True)
     clock.tick()
-    dest.prepare_merge("BOARD_ISSUE", "r1", {1: "a"})  # the journal was pruned: nothing to unpack
+    dest.prepare_merge("BOARD_ISSUE", "r1")  # the journal was pruned: nothing to unpack
     dest.append_journal("BOARD_ISSUE", "r1", 1, "a", issues(1, [1, 2], suffix="-again"))  # re-appended
-    dest.prepare_merge("BOARD_ISSUE", "r1", {1: "a"})
+    dest.prepare_merge("BOARD_ISSUE", "r1")
     result = dest.merge("BOARD_ISSUE", plan("r1", {1: "a"}, {1}))
     assert result.skipped_partitions == 1 and result.changed == 0
     assert dest.fetch_rows("BOARD_ISSUE", metadata=True) == before
@@ -316,7 +356,7 @@ def test_a_prepared_replay_changes_nothing(dest: SQLiteDestination, clock: FakeC
 
 def test_a_head_start_for_another_run_is_not_used(dest: SQLiteDestination) -> None:
     dest.append_journal("BOARD_ISSUE", "r1", 1, "a", issues(1, [1]))
-    dest.prepare_merge("BOARD_ISSUE", "r1", {1: "a"})
+    dest.prepare_merge("BOARD_ISSUE", "r1")
     dest.append_journal("BOARD_ISSUE", "r2", 1, "a", issues(1, [5]))
     dest.merge("BOARD_ISSUE", plan("r2", {1: "a"}, {1}))
     assert [r["ISSUE_ID"] for r in dest.fetch_rows("BOARD_ISSUE")] == [5]
@@ -326,17 +366,17 @@ def test_a_head_start_for_another_run_is_not_used(dest: SQLiteDestination) -> No
 def test_tables_keyed_across_partitions_are_not_prepared(dest: SQLiteDestination) -> None:
     """SPRINT rows of one sprint come from several boards: only a merge over every board can pick the last one."""
     dest.append_journal("SPRINT", "r1", 1, "a", [{"ID": 9, "NAME": "S"}])
-    dest.prepare_merge("SPRINT", "r1", {1: "a"})
+    dest.prepare_merge("SPRINT", "r1")
     assert not prestaged(dest)
 
 
 def test_a_head_start_changes_nothing_a_reader_sees(dest: SQLiteDestination) -> None:
     dest.append_journal("BOARD_ISSUE", "r1", 1, "a", issues(1, [1, 2]))
-    dest.prepare_merge("BOARD_ISSUE", "r1", {1: "a"})
+    dest.prepare_merge("BOARD_ISSUE", "r1")
     assert prestaged(dest) == ["_FK_PRESTAGE_BOARD_ISSUE"]
     assert dest.fetch_rows("BOARD_ISSUE") == [] and dest.journal_counts("r1")["BOARD_ISSUE"] == 2
     dest.append_journal("BOARD_ISSUE", "r1", 2, "a", issues(2, [3]))  # appends go on meanwhile
-    dest.prepare_merge("BOARD_ISSUE", "r1", {1: "a", 2: "a"})
+    dest.prepare_merge("BOARD_ISSUE", "r1")
     result = dest.merge("BOARD_ISSUE", plan("r1", {1: "a", 2: "a"}, {1, 2}))
     assert result.inserted == 3 and keys(dest, "BOARD_ISSUE") == [(1, 1), (1, 2), (2, 3)]
     assert prestaged(dest) == []
@@ -355,12 +395,12 @@ def test_a_merge_interrupts_a_running_head_start_and_is_exact(dest: SQLiteDestin
         for page in range(4):
             ids = range(page * 20_000, (page + 1) * 20_000)
             dest.append_journal("BOARD_ISSUE", "r1", board_id, "a", issues(board_id, ids))
-    dest.prepare_merge("BOARD_ISSUE", "r1", {1: "a"})
+    dest.prepare_merge("BOARD_ISSUE", "r1")
     started = threading.Event()
 
     def head_start() -> None:
         started.set()
-        dest.prepare_merge("BOARD_ISSUE", "r1", {1: "a", 2: "a", 3: "a"})
+        dest.prepare_merge("BOARD_ISSUE", "r1")
 
     thread = threading.Thread(target=head_start)
     thread.start()

@@ -231,9 +231,9 @@ class SnowflakeDestination:
     def append_journal_many(self, batches: Sequence[JournalBatch]) -> None:
         self.mirror.append_journal_many(batches)
 
-    def prepare_merge(self, table: str, run_id: str, accepted: Mapping[int, str]) -> None:
+    def prepare_merge(self, table: str, run_id: str) -> None:
         """The mirror's head start (the local part of the merge); Snowflake itself is not touched before the merge."""
-        self.mirror.prepare_merge(table, run_id, accepted)
+        self.mirror.prepare_merge(table, run_id)
 
     def merge(self, table: str, plan: MergePlan) -> MergeResult:
         """Merge into the mirror (one local transaction, recording the changed keys), then apply the

@@ -108,7 +108,7 @@ class MergeTables(Processor):
         context.logger.info("run %s merged: %s", run.run_id, ", ".join(run.merged))
 
     def _head_start(self, context: ProcessContext, warehouse: WarehouseDestinationService, run: RunState) -> None:
-        """While the run still fetches, let the destination unpack the boards accepted so far for the merge
+        """While the run still fetches, let the destination unpack what was journaled so far for the merge
         (prepare_merge), so the run's last transactions have less to do. It runs on its own thread, so this
         trigger (and the merge, which interrupts it) never waits for it; the SQLite destination does it
         without holding up journal appends, on the spare core (SQLite works without Python's GIL). At most
@@ -120,12 +120,11 @@ class MergeTables(Processor):
             return
         self._next_head_start = now + HEAD_START_EVERY_S
         destination = warehouse.ensure_tables(run.tables)
-        plans = [(table, accepted) for table in run.tables if (accepted := run.accepted(table))]
 
         def prepare() -> None:
             try:
-                for table, accepted in plans:
-                    destination.prepare_merge(table, run.run_id, accepted)
+                for table in run.tables:
+                    destination.prepare_merge(table, run.run_id)
             except Exception as exc:  # only a head start: the merge does all of it anyway
                 context.logger.debug("head start on the merge failed: %s", type(exc).__name__)
 
