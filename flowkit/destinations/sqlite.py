@@ -426,7 +426,7 @@ class SQLiteDestination:
         # stage, and unpacking journal pages there does not hold up appends to the journal on the first one.
         # Lock order: _lock before _merge_lock.
         self._merge_lock = threading.Lock()
-        self._merge_waiting = 0  # merges waiting for _merge_lock: a head start then gives way (interrupt())
+        self._merge_waiting = 0  # merges waiting for _merge_lock: no head start begins meanwhile
         self._merge_conn: sqlite3.Connection | None = None
         # table -> what prepare_merge unpacked into temp._FK_PRESTAGE_<table>
         self._prestaged: dict[str, Prestage] = {}
@@ -601,8 +601,8 @@ class SQLiteDestination:
         merge keeps what matches the attempts it accepts and unpacks the rest. Only for tables whose key holds
         the partition column (see can_prestage). Nothing a reader can see changes: the stage lives in the
         merging connection's TEMP database, which reads the journal from a WAL snapshot and takes no write
-        lock on the warehouse, so appends go on meanwhile. A crash loses only the head start; an error (or a
-        merge interrupting it) rolls back to the stage it had."""
+        lock on the warehouse, so appends go on meanwhile. A crash loses only the head start; an error rolls
+        back to the stage it had."""
         spec = self._spec(table)
         if not can_prestage(spec):
             return
@@ -643,14 +643,12 @@ class SQLiteDestination:
                         "(PART INTEGER PRIMARY KEY, ATTEMPT TEXT, FROM_SEQ INTEGER, TO_SEQ INTEGER)"
                     )
                     conn.executemany(f"INSERT INTO temp.{quote(_NEW_PAIRS)} VALUES (?, ?, ?, ?)", pairs)
-                    if self._merge_waiting:
-                        raise sqlite3.OperationalError("interrupted")
                     condition = f" AND j.{quote(SEQ)} > a.FROM_SEQ AND j.{quote(SEQ)} <= a.TO_SEQ"
                     conn.execute(unpack_sql(spec, name, _NEW_PAIRS, condition), {"run_id": run_id})
                     conn.execute(f"DROP TABLE temp.{quote(_NEW_PAIRS)}")
                 conn.execute("COMMIT")
             except sqlite3.Error:
-                # Interrupted by a merge (or failed): rolled back, the stage is as it was before this call.
+                # Rolled back: the stage is as it was before this call.
                 try:
                     conn.execute("ROLLBACK")
                 except sqlite3.Error:
@@ -660,15 +658,12 @@ class SQLiteDestination:
 
     @contextmanager
     def _merging(self) -> Iterator[None]:
-        """Hold _merge_lock for a merge. A head start running meanwhile is interrupted: the merge is what the
-        run waits for, and it unpacks whatever the head start did not finish."""
+        """Hold _merge_lock for a merge (or close). No new head start begins while a merge waits; one in
+        progress is let finish, not interrupted: what it unpacks, the merge would have to unpack anyway."""
         with self._lock:  # re-entrant: the caller holds it; makes the counter safe
             self._merge_waiting += 1
         try:
-            if not self._merge_lock.acquire(blocking=False):
-                if self._merge_conn is not None:
-                    self._merge_conn.interrupt()  # only statements running now; a no-op between them
-                self._merge_lock.acquire()
+            self._merge_lock.acquire()
         finally:
             with self._lock:
                 self._merge_waiting -= 1

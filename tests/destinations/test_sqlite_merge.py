@@ -388,9 +388,8 @@ def prestaged(dest: SQLiteDestination) -> list[str]:
     return [r[0] for r in rows]
 
 
-def test_a_merge_interrupts_a_running_head_start_and_is_exact(dest: SQLiteDestination) -> None:
-    """The run waits for the merge, not for the head start: a merge asking for the connection interrupts an
-    unpacking in progress (which rolls back to the stage it had), and unpacks the rest itself."""
+def test_a_merge_during_a_head_start_is_exact(dest: SQLiteDestination) -> None:
+    """A merge asking for the connection while a head start unpacks waits for it, then unpacks the rest."""
     for board_id in (1, 2, 3):
         for page in range(4):
             ids = range(page * 20_000, (page + 1) * 20_000)

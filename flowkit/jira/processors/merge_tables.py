@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 #: How often a run still fetching gets a head start on its merge (destination.prepare_merge).
-HEAD_START_EVERY_S = 0.5
+HEAD_START_EVERY_S = 0.25
 
 
 class MergeTables(Processor):
@@ -109,10 +109,10 @@ class MergeTables(Processor):
 
     def _head_start(self, context: ProcessContext, warehouse: WarehouseDestinationService, run: RunState) -> None:
         """While the run still fetches, let the destination unpack what was journaled so far for the merge
-        (prepare_merge), so the run's last transactions have less to do. It runs on its own thread, so this
-        trigger (and the merge, which interrupts it) never waits for it; the SQLite destination does it
-        without holding up journal appends, on the spare core (SQLite works without Python's GIL). At most
-        one at a time, and at most every HEAD_START_EVERY_S: this trigger runs for every journaled batch."""
+        (prepare_merge), so the run's last transactions have less to do. It runs on its own thread: this
+        trigger never waits for it (a merge waits for one in progress, which does work the merge needs). The
+        SQLite destination does it without holding up journal appends, on the spare core (SQLite works without
+        Python's GIL). One at a time, at most every HEAD_START_EVERY_S: this trigger runs for every batch."""
         now = time.monotonic()
         if run.phase != "fetching" or run.destination not in ("", warehouse.identity) or now < self._next_head_start:
             return
