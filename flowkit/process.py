@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import sys
 
 # mallopt() parameter numbers in glibc's malloc.h.
@@ -12,6 +13,9 @@ _M_ARENA_MAX = -8
 
 #: Allocations from this size up get their own mapping, returned to the system when freed.
 MMAP_THRESHOLD = 256 * 1024
+
+#: The cyclic garbage collector's generation thresholds during a run (Python's default: 700, 10, 10).
+GC_THRESHOLDS = (50_000, 10, 10)
 
 
 def tune_malloc(arenas: int = 2, mmap_threshold: int = MMAP_THRESHOLD) -> bool:
@@ -36,3 +40,15 @@ def tune_malloc(arenas: int = 2, mmap_threshold: int = MMAP_THRESHOLD) -> bool:
     except (OSError, AttributeError):
         return False
     return bool(mallopt(_M_ARENA_MAX, arenas)) and bool(mallopt(_M_MMAP_THRESHOLD, mmap_threshold))
+
+
+def tune_gc(thresholds: tuple[int, int, int] = GC_THRESHOLDS) -> None:
+    """Run the cyclic garbage collector far less often than Python's default (every 700 new containers).
+
+    A flow allocates millions of short-lived containers (each decoded issue is a dict, each journal row a
+    list) that reference counting frees on its own. With the default, each page of 5000 issues set off
+    dozens of collections, and every few pages a full one over every object the process holds (the
+    libraries' 60,000 and the pages in flight). Measured at 943k BOARD_ISSUE rows: the collector's CPU
+    time went from 1.5-2.2 s to 0.2 s (0.5-0.6 s with 10,000), with the same peak RSS (118-122 MB).
+    """
+    gc.set_threshold(*thresholds)

@@ -1,4 +1,4 @@
-"""flowkit/process.py: the malloc settings `flowkit run` makes before its threads start."""
+"""flowkit/process.py: the malloc and garbage collector settings `flowkit run` makes before its threads start."""
 
 from __future__ import annotations
 
@@ -21,3 +21,13 @@ def test_tune_malloc_declines_off_linux(monkeypatch: pytest.MonkeyPatch) -> None
 
     monkeypatch.setattr(process.sys, "platform", "darwin")
     assert process.tune_malloc() is False
+
+
+def test_tune_gc_sets_the_collector_thresholds() -> None:
+    # in a child process: the thresholds are process-wide
+    code = "import gc; from flowkit.process import tune_gc; tune_gc((1000, 5, 3)); print(gc.get_threshold())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "(1000, 5, 3)"
+    code = "import gc; from flowkit import process as p; p.tune_gc(); print(gc.get_threshold() == p.GC_THRESHOLDS)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "True"

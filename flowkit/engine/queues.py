@@ -85,9 +85,14 @@ class Connection:
 
     def has_available(self) -> bool:
         """True when a non-penalized FlowFile is queued."""
+        if not self._entries:  # most queues, most of the time; a racy read, but so is any answer once returned
+            return False
         now = time.monotonic()
         with self._lock:
-            return any(e.penalized_until <= now for e in self._entries)
+            for e in self._entries:
+                if e.penalized_until <= now:
+                    return True
+        return False
 
     def next_available_at(self) -> float | None:
         """Monotonic time when the earliest penalty ends, if all queued FlowFiles are penalized (a time not

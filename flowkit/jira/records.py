@@ -242,8 +242,12 @@ def board_project_row(board_id: int, project: Json, problems: Problems | None = 
 
 
 def board_issue_row(board_id: int, issue: Json, problems: Problems | None = None) -> Row:
+    # A million of these a run: Jira's usual shape ({"id": "10001", "key": "PLAT-1"}) is mapped inline,
+    # anything else by key_id and opt_str (the same values, errors and problems).
+    issue_id = issue.get("id")
+    key = issue.get("key")
     return {
         "BOARD_ID": board_id,
-        "ISSUE_ID": key_id(issue.get("id"), "issue id"),
-        "ISSUE_KEY": opt_str(issue.get("key"), "ISSUE_KEY", problems),
+        "ISSUE_ID": int(issue_id) if type(issue_id) is str and issue_id.isdecimal() else key_id(issue_id, "issue id"),
+        "ISSUE_KEY": key if type(key) is str else opt_str(key, "ISSUE_KEY", problems),
     }

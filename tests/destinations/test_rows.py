@@ -128,10 +128,51 @@ def test_journal_page_of_other_kinds() -> None:
     assert make_journal_page_encoder(ISSUE)([]) == "[]"
 
 
+class _Key(str):
+    pass
+
+
+class _Rows(dict):  # type: ignore[type-arg]
+    pass
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        {"BOARD_ID": 1, "ISSUE_ID": 10001, "ISSUE_KEY": "KEY-1"},  # the fast path's row
+        {"ISSUE_KEY": 'Ünï "q"\n\x01', "ISSUE_ID": 10001, "BOARD_ID": 1},  # another key order, escapes
+        {"BOARD_ID": 1, "ISSUE_ID": 10001, "ISSUE_KEY": None},
+        {"BOARD_ID": 1, "ISSUE_ID": 10001},
+        {"BOARD_ID": 1, "ISSUE_ID": True, "ISSUE_KEY": "KEY-1"},  # a bool is no int here: true, not 1
+        {"BOARD_ID": 1, "ISSUE_ID": 2.5, "ISSUE_KEY": "KEY-1"},
+        {"BOARD_ID": 1, "ISSUE_ID": 10001, "ISSUE_KEY": 5},
+        {"BOARD_ID": 1, "ISSUE_ID": "10001", "ISSUE_KEY": "KEY-1"},
+        _Rows({"BOARD_ID": 1, "ISSUE_ID": 10001, "ISSUE_KEY": "KEY-1"}),
+    ],
+)
+def test_journal_page_fast_path_writes_what_the_general_path_writes(row: dict[str, object]) -> None:
+    ((*values, digest),) = json.loads(make_journal_page_encoder(ISSUE)([row]))
+    assert tuple(values) == to_sqlite_values(ISSUE, row)
+    assert digest == row_hash(ISSUE, row) == sha(canonical_row(ISSUE, row))
+
+
+def test_journal_page_fast_path_for_other_mapping_tables() -> None:
+    project = {"BOARD_ID": 1, "PROJECT_ID": 10000, "PROJECT_KEY": "PLAT", "PROJECT_NAME": "Pl", "PROJECT_TYPE_KEY": "x"}
+    sprint = {"BOARD_ID": 1, "SPRINT_ID": 5}
+    for spec, row in ((PROJECT, project), (TABLES["BOARD_SPRINT"], sprint)):
+        ((*values, digest),) = json.loads(make_journal_page_encoder(spec)([row]))
+        assert tuple(values) == to_sqlite_values(spec, row)
+        assert digest == row_hash(spec, row)
+
+
 @pytest.mark.parametrize(
     ("row", "message"),
     [
         ({"BOARD_ID": 1, "ISSUE_ID": 2, "NOPE": 3}, "NOPE"),
+        ({"BOARD_ID": 1, "ISSUE_ID": 2, "ISSUE_KEY": "K-1", "NOPE": 3}, "NOPE"),
+        ({"BOARD_ID": 1, "ISSUE_KEY": "K-1", "NOPE": 3}, "NOPE"),  # as many keys as columns, one unknown
+        ({"BOARD_ID": 1, "ISSUE_ID": 2, "ISSUE_KEY": "\ud800"}, "BOARD_ISSUE: 'utf-8' codec can't encode"),
+        ({"BOARD_ID": 1, "ISSUE_ID": 2, "ISSUE_KEY": _Key("K-1")}, "ISSUE_KEY: cannot store a _Key value"),
         ({"BOARD_ID": 1, "ISSUE_KEY": "K-1"}, "NULL primary key"),
         ({"BOARD_ID": 1, "ISSUE_ID": 2, "ISSUE_KEY": {"a": 1}}, "ISSUE_KEY: cannot store a dict"),
         ({"BOARD_ID": 1, "ISSUE_ID": float("nan")}, "BOARD_ISSUE: Out of range float"),

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from flowkit.jira.records import board_issue_row, board_project_row, board_row, board_sprint_row, sprint_row
+from flowkit.jira.records import (
+    board_issue_row,
+    board_project_row,
+    board_row,
+    board_sprint_row,
+    key_id,
+    opt_str,
+    sprint_row,
+)
 from flowkit.jira.validators import parse_enabled_tables
 
 BOARD = {
@@ -115,6 +123,45 @@ def test_ids_are_decimal_digits_only() -> None:
     for bad in ("²", "1²", "", "1e3", "0x10"):  # "²".isdigit() is True, but it is no number int() reads
         with pytest.raises(ValueError, match="issue id is missing or not a number"):
             board_issue_row(1, {"id": bad, "key": "PLAT-9"})
+
+
+@pytest.mark.parametrize(
+    "issue",
+    [
+        {"id": "10001", "key": "PLAT-1"},  # Jira's usual shape: mapped inline
+        {"id": 10001, "key": "PLAT-1", "self": "x", "fields": {}},
+        {"id": "١٢", "key": "PLAT-12"},  # Arabic-Indic digits: decimal, and int() reads them
+        {"id": 7.0, "key": None},
+        {"id": "7", "key": 7},
+        {"id": "7", "key": ["a"]},
+        {"id": "7"},
+        {"id": True, "key": "PLAT-1"},
+        {"id": " 8 ", "key": "PLAT-8"},
+        {"key": "PLAT-9"},
+    ],
+)
+def test_board_issue_row_inline_path_matches_the_general_mapping(issue: dict[str, object]) -> None:
+    def general(problems: list[str]) -> dict[str, object]:
+        return {
+            "BOARD_ID": 3,
+            "ISSUE_ID": key_id(issue.get("id"), "issue id"),
+            "ISSUE_KEY": opt_str(issue.get("key"), "ISSUE_KEY", problems),
+        }
+
+    expected_problems: list[str] = []
+    problems: list[str] = []
+    try:
+        expected: object = general(expected_problems)
+    except ValueError as exc:
+        expected = str(exc)
+    try:
+        got: object = board_issue_row(3, issue, problems)
+    except ValueError as exc:
+        got = str(exc)
+    assert got == expected
+    assert problems == expected_problems
+    if isinstance(got, dict):
+        assert type(got["ISSUE_ID"]) is int
 
 
 def test_enabled_tables_parsing() -> None:

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from flowkit.engine import ConfigurationError, ProcessContext, Processor, ProcessSession, PropertyDescriptor
 from flowkit.jira.client import JiraClient
-from flowkit.jira.endpoints import BOARD_ISSUES_SEARCH, BOARD_PROJECTS, BOARD_SPRINTS, ENDPOINTS, Endpoint
+from flowkit.jira.endpoints import BOARD_ISSUES_SEARCH, BOARD_PROJECTS, BOARD_SPRINTS, ENDPOINTS, Endpoint, RowMaker
 from flowkit.jira.errors import JiraAuthError, JiraBoardUnavailable, JiraError
 from flowkit.jira.pagination import PageStream
 from flowkit.jira.processors.common import (
@@ -73,7 +73,7 @@ class _FetchBoardTable(Processor):
             for page in pages:
                 # Each page goes to PutJournal as soon as it arrives: the paginator says whether it is the last.
                 ended = isinstance(pages, PageStream) and pages.last
-                rows = {table: [makers[table](board_id, item, problems) for item in page] for table in todo}
+                rows = {table: _map_page(makers[table], board_id, page, problems) for table in todo}
                 del page  # the decoded page is not kept while the next one is fetched
                 self._emit(session, run_id, board_id, attempt, index, ended, rows)
                 session.commit()
@@ -149,6 +149,10 @@ class _FetchBoardTable(Processor):
             return run
 
         state.update(run_id, change)
+
+
+def _map_page(make: RowMaker, board_id: int, page: Sequence[Any], problems: list[str]) -> list[dict[str, Any]]:
+    return [make(board_id, item, problems) for item in page]
 
 
 def board_pages(
