@@ -98,6 +98,15 @@ def test_a_quiet_or_json_run_does_not_load_rich(tmp_path: Path) -> None:
         assert _loaded(modules, "rich") == [], extra
 
 
+def test_loading_and_running_a_flow_without_a_cycle_does_not_import_networkx(tmp_path: Path) -> None:
+    """networkx (~0.1 s) is only needed to name a cycle in an error message (flowkit/engine/dag.py)."""
+    run = _modules("run", str(EXAMPLE), "--once", "--quiet", "-p", "Example Token=t0ken", home=tmp_path)
+    assert "flowkit.engine.scheduler" in run  # it ran, final pass (topological order) included
+    validate = _modules("validate", str(FLOW), home=tmp_path)
+    assert "flowkit.jira.services" in validate  # the Jira flow's types were loaded and checked
+    assert _loaded(run, "networkx") == [] and _loaded(validate, "networkx") == []
+
+
 def test_a_run_that_prints_a_summary_loads_rich_for_it(tmp_path: Path) -> None:
     modules = _modules("run", str(EXAMPLE), "--once", "-p", "Example Token=t0ken", home=tmp_path)
     assert "flowkit.views" in modules and "rich.table" in modules
