@@ -164,3 +164,16 @@ def test_the_summary_module_is_imported_while_the_run_works_unless_it_stops() ->
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.stdout.split("\n")[:2] == ["stopped False", "running True"], out.stderr
+
+
+def test_the_state_database_is_opened_without_sqlite_utils(tmp_path: Path) -> None:
+    """state.db is plain sqlite3: sqlite-utils' Database wrapper discovered its plugins (a read of every installed
+    distribution's metadata) before a run's first request, and loaded sqlite-utils for `status` and `state`."""
+    code = (
+        "import sys\nfrom pathlib import Path\nfrom flowkit.engine.state import StateService\n"
+        "service = StateService(Path(sys.argv[1]))\nservice.close()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sqlite_utils', 'pluggy')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]", out.stderr
+    assert (tmp_path / "state.db").exists()
