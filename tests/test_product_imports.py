@@ -177,3 +177,48 @@ def test_the_state_database_is_opened_without_sqlite_utils(tmp_path: Path) -> No
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
     assert out.stdout.strip() == "[]", out.stderr
     assert (tmp_path / "state.db").exists()
+
+
+FREEZE_PROBE = """
+import gc, sys
+from flowkit.cli import main
+from flowkit.engine import Processor, register
+
+seen = []
+
+@register
+class FreezeProbe(Processor):
+    def on_trigger(self, context, session):
+        seen.append(gc.get_freeze_count())
+
+try:
+    main(sys.argv[1:])
+except SystemExit as exc:
+    print("EXIT", exc.code, seen)
+"""
+
+FREEZE_FLOW = """\
+flowkit: 1
+process_group: {name: Freeze Probe Flow}
+processors:
+  - {name: Probe, type: FreezeProbe}
+"""
+
+
+def test_a_run_freezes_what_start_up_created_before_its_first_trigger(tmp_path: Path) -> None:
+    """The collector's full collections during a run do not walk the modules, classes and loaded flow again
+    (at 850k rows they cost 1.05 s of CPU instead of 0.35 s)."""
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(FREEZE_FLOW, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-c", FREEZE_PROBE, "run", str(flow), "--once", "--quiet"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"FLOWKIT_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"},
+        timeout=60,
+    )
+    line = result.stdout.strip().splitlines()[-1]
+    assert line.startswith("EXIT 0 ["), result.stderr
+    frozen = json.loads(line.split(" ", 2)[2])
+    assert len(frozen) == 1 and frozen[0] > 10_000, line
