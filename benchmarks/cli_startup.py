@@ -17,8 +17,9 @@ sensitive than wall time to other load on the machine) and the peak RSS (ru_maxr
 Then `flowkit run flows/jira_agile.yaml --once --quiet` against an in-process Jira simulator with a tiny
 data set (4 boards x 20 issues, 20 ms latency, SQLite warehouse in a temp dir), --runs times: how long
 after the process started the simulator saw its first request, the process's RSS at that moment (read
-from /proc/<pid>/status as soon as the request arrives), its peak RSS, wall and CPU time over the whole
-(tiny, so mostly start-up) run. The simulator runs in this process, not in the flow's; other load on the
+from /proc/<pid>/status as soon as the request arrives), how long after the simulator's last answer the
+process ended (a merge of 80 rows, shutdown, the interpreter's exit), its peak RSS, wall and CPU time over
+the whole (tiny, so mostly start-up) run. The simulator runs in this process, not in the flow's; other load on the
 machine shows in the min-max spread (CPU times move much less than wall times).
 """
 
@@ -98,6 +99,7 @@ def flow_runs(runs: int) -> None:
     from flowkit.simulator import JiraSimulator
 
     firsts: list[float] = []
+    afters: list[float] = []
     at_first: list[float] = []
     peaks: list[float] = []
     walls: list[float] = []
@@ -127,6 +129,7 @@ def flow_runs(runs: int) -> None:
                 if os.waitstatus_to_exitcode(status) != 0:
                     raise SystemExit(f"flowkit run failed: {child.stderr.read().decode() if child.stderr else ''}")
                 firsts.append(min(e.at for e in sim.request_log.entries) - started)
+                afters.append(started + walls[-1] - max(sim.request_log.finished.values()))
                 at_first.append(rss)
                 peaks.append(usage.ru_maxrss / 1024)
                 cpus.append(usage.ru_utime + usage.ru_stime)
@@ -134,6 +137,8 @@ def flow_runs(runs: int) -> None:
         f"flowkit run (jira_agile, --once, 4 boards x 20 issues, 20 ms), {runs} runs:\n"
         f"  first Jira request at +{statistics.median(firsts):.3f} s after process start "
         f"(min {min(firsts):.3f}, max {max(firsts):.3f})\n"
+        f"  process exit at +{statistics.median(afters):.3f} s after the last Jira answer "
+        f"(min {min(afters):.3f}, max {max(afters):.3f}; merge of 4 x 20 rows, shutdown, exit)\n"
         f"  RSS at the first request {statistics.median(at_first):5.1f} MB; the whole run: peak RSS "
         f"{statistics.median(peaks):5.1f} MB, wall {statistics.median(walls):.2f} s, "
         f"CPU {statistics.median(cpus):.2f} s"
@@ -146,6 +151,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="`flowkit run`s against the simulator (0: none)")
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
+    if os.environ.get("PYTHONDONTWRITEBYTECODE") and not (ROOT / "flowkit" / "__pycache__").is_dir():
+        print(
+            "note: PYTHONDONTWRITEBYTECODE is set and flowkit/ has no __pycache__: every process compiles "
+            f"flowkit's sources (~0.15 s); `{sys.executable} -m compileall -q flowkit` first to measure an install"
+        )
     commands(args.repeats)
     if args.runs:
         flow_runs(args.runs)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flowkit.engine.components import ControllerService, Processor
+from flowkit.engine.dag import ordered
 from flowkit.engine.parameters import Parameter
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ class Flow:
 
     def graph(self) -> nx.MultiDiGraph:
         """Processors as nodes, one edge per connection."""
-        import networkx as nx  # deferred: costly to import (flowkit/engine/parameters.py)
+        import networkx as nx  # deferred: costly to import (flowkit/engine/dag.py)
 
         graph: nx.MultiDiGraph = nx.MultiDiGraph()
         graph.add_nodes_from(p.name for p in self.processors)
@@ -112,11 +113,14 @@ class Flow:
 
     def topological_order(self) -> list[str]:
         """Processor names, upstream first (cycles are broken in YAML order)."""
+        position = {p.name: i for i, p in enumerate(self.processors)}
+        order = ordered(position, ((c.source, c.destination) for c in self.connections), position.__getitem__)
+        if order is not None:  # no cycle: networkx (costly to import) is not needed (flowkit/engine/dag.py)
+            return order
         import networkx as nx
 
         condensed = nx.condensation(nx.DiGraph(self.graph()))
-        position = {p.name: i for i, p in enumerate(self.processors)}
-        order: list[str] = []
+        order = []
         for component in nx.lexicographical_topological_sort(
             condensed, key=lambda c: min(position[n] for n in condensed.nodes[c]["members"])
         ):

@@ -11,15 +11,13 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
+from flowkit.engine.dag import has_cycle
 from flowkit.engine.errors import ConfigurationError
 from flowkit.engine.model import FlowModel, ParameterContextModel
-
-if TYPE_CHECKING:
-    import networkx as nx
 
 
 @dataclass(frozen=True)
@@ -157,12 +155,8 @@ def resolve_parameters(
 
 
 def _check_contexts(models: Sequence[ParameterContextModel], source: str) -> dict[str, ParameterContextModel]:
-    # networkx is imported where a graph is built (here, flow.py, validation.py): importing it costs
-    # about 0.1 s, which commands that build no graph (`flowkit --help`, `status`) should not pay.
-    import networkx as nx
-
     contexts: dict[str, ParameterContextModel] = {}
-    graph: nx.DiGraph = nx.DiGraph()
+    edges: list[tuple[str, str]] = []
     for index, context in enumerate(models):
         where = f"{source}: parameter_contexts[{index}] '{context.name}'"
         if context.name in contexts:
@@ -178,7 +172,6 @@ def _check_contexts(models: Sequence[ParameterContextModel], source: str) -> dic
                     f"{where}: parameters[{p_index}] '{parameter.name}': a sensitive parameter must not "
                     "have a value in the YAML; give it through a parameter provider or -p"
                 )
-        graph.add_node(context.name)
     for index, context in enumerate(models):
         for parent in context.inherits:
             if parent not in contexts:
@@ -186,11 +179,17 @@ def _check_contexts(models: Sequence[ParameterContextModel], source: str) -> dic
                     f"{source}: parameter_contexts[{index}] '{context.name}': inherits undefined parameter "
                     f"context '{parent}'"
                 )
-            graph.add_edge(context.name, parent)
-    try:
-        cycle = nx.find_cycle(graph)
-    except nx.NetworkXNoCycle:
+            edges.append((context.name, parent))
+    if not has_cycle(contexts, edges):
         return contexts
+    # networkx finds the cycle the message names; importing it costs ~0.1 s, which a valid flow
+    # does not pay (flowkit/engine/dag.py).
+    import networkx as nx
+
+    graph: nx.DiGraph = nx.DiGraph()
+    graph.add_nodes_from(contexts)
+    graph.add_edges_from(edges)
+    cycle = nx.find_cycle(graph)
     names = " -> ".join([edge[0] for edge in cycle] + [cycle[0][0]])
     raise ConfigurationError(f"{source}: parameter_contexts: inheritance cycle {names}")
 

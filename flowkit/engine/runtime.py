@@ -148,6 +148,7 @@ class FlowRuntime:
         self.fatal: ConfigurationError | None = None
         self.startup_failed = False
         self._services: dict[str, ControllerService] = {}
+        self._service_loggers: dict[str, logging.Logger] = {}
         self._enabled: list[str] = []
         self._counters: Counter[str] = Counter()
         self._failures: Counter[str] = Counter()
@@ -202,6 +203,7 @@ class FlowRuntime:
                     self.home,
                 )
                 self._services[service.name] = instance
+                self._service_loggers[service.name] = logger  # on_disabled logs through it too
                 if not self._guard(logger, "on_enabled", partial(instance.on_enabled, context)):
                     return False
                 self._enabled.append(service.name)
@@ -241,8 +243,7 @@ class FlowRuntime:
                 node.scheduled = False
                 self._stop_hook(node.logger, "on_stopped", partial(node.processor.on_stopped, self.context(node)))
         for name in reversed(self._enabled):
-            logger = component_logger(self.flow.flow_id, name, self.board)
-            self._stop_hook(logger, "on_disabled", self._services[name].on_disabled)
+            self._stop_hook(self._service_loggers[name], "on_disabled", self._services[name].on_disabled)
         self._enabled.clear()
 
     def _stop_hook(self, logger: logging.Logger, hook: str, call: Callable[[], None]) -> None:

@@ -24,10 +24,6 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import sqlite_utils
 
 STATE_DB = "state.db"
 FLOW_COMPONENT = ""  # the component name under which Scope.FLOW state is stored
@@ -125,11 +121,12 @@ class StateService:
             for statement in _SCHEMA:
                 conn.execute(statement)
 
-    def _db(self) -> sqlite_utils.Database:
-        db: sqlite_utils.Database | None = getattr(self._local, "db", None)
-        if db is None:
-            import sqlite_utils  # deferred: about 0.05 s to import, needed only once a state.db is opened
-
+    def _conn(self) -> sqlite3.Connection:
+        """This thread's connection to state.db (plain sqlite3: sqlite-utils' Database wrapper added nothing
+        here but its plugin discovery, a read of every installed distribution's metadata before a run's first
+        request)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
             # isolation_level=None: we issue BEGIN IMMEDIATE / COMMIT ourselves.
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             # WAL lets readers (e.g. `flowkit state show`) proceed while a run writes; synchronous=FULL
@@ -138,14 +135,13 @@ class StateService:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA busy_timeout=30000")
-            db = sqlite_utils.Database(conn)
-            self._local.db = db
+            self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)
-        return db
+        return conn
 
     def _write_transaction(self) -> AbstractContextManager[sqlite3.Connection]:
-        return immediate_transaction(self._db().conn)
+        return immediate_transaction(self._conn())
 
     @staticmethod
     def _row(conn: sqlite3.Connection, flow_id: str, component: str, scope: Scope) -> tuple[int, str] | None:
@@ -200,7 +196,7 @@ class StateService:
 
     def get(self, flow_id: str, component: str, scope: Scope) -> StateMap:
         """The current map (an empty map with version None when never written)."""
-        conn = self._db().conn
+        conn = self._conn()
         conn.execute("BEGIN")  # one snapshot for the version and the entries while a writer commits
         try:
             return self._read(conn, flow_id, _component_key(component, scope), scope)
@@ -280,7 +276,7 @@ class StateService:
     def rows(self, flow_id: str | None = None) -> list[dict[str, object]]:
         """Every stored map (optionally of one flow), ordered by flow, component, scope; ``data`` is the map as JSON."""
         where, args = ("WHERE flow_id = ?", [flow_id]) if flow_id else ("", [])
-        conn = self._db().conn
+        conn = self._conn()
         conn.execute("BEGIN")  # maps and entries from one snapshot
         try:
             maps = conn.execute(

@@ -7,18 +7,15 @@ failure wins. Sensitive values never appear in a message.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from flowkit.engine.components import ControllerService, Processor, PropertyDescriptor
+from flowkit.engine.dag import ordered, reachable
 from flowkit.engine.errors import ConfigurationError
 from flowkit.engine.flow import ConnectionConfig, ProcessorConfig, Scheduling, ServiceConfig
 from flowkit.engine.model import ControllerServiceModel, FlowModel, ProcessorModel
 from flowkit.engine.parameters import Parameter, Reference, parse_references, substitute
 from flowkit.engine.registry import Registry
 from flowkit.engine.timeperiod import parse_time_period
-
-if TYPE_CHECKING:
-    import networkx as nx
 
 _Component = type[Processor] | type[ControllerService]
 
@@ -281,38 +278,33 @@ def check_relationships(source: str, processors: list[ProcessorConfig], connecti
 
 def check_service_cycles(source: str, services: list[ServiceConfig]) -> list[ServiceConfig]:
     """Services in enable order (dependencies first); a dependency cycle is an error."""
-    import networkx as nx  # deferred: costly to import (flowkit/engine/parameters.py)
+    edges = [(dependency, service.name) for service in services for dependency in service.dependencies()]
+    position = {s.name: i for i, s in enumerate(services)}
+    order = ordered(position, edges, position.__getitem__)  # ties: YAML order
+    if order is not None:
+        by_name = {s.name: s for s in services}
+        return [by_name[name] for name in order]
+    import networkx as nx  # only to name the cycle: costly to import (flowkit/engine/dag.py)
 
     graph: nx.DiGraph = nx.DiGraph()
-    graph.add_nodes_from(s.name for s in services)
-    for service in services:
-        for dependency in service.dependencies():
-            graph.add_edge(dependency, service.name)
-    try:
-        cycle = nx.find_cycle(graph)
-    except nx.NetworkXNoCycle:
-        by_name = {s.name: s for s in services}
-        position = {s.name: i for i, s in enumerate(services)}
-        return [by_name[n] for n in nx.lexicographical_topological_sort(graph, key=position.__getitem__)]
+    graph.add_nodes_from(position)
+    graph.add_edges_from(edges)
+    cycle = nx.find_cycle(graph)
     names = " -> ".join([edge[0] for edge in cycle] + [cycle[0][0]])
     raise ConfigurationError(f"{source}: controller_services: dependency cycle {names}")
 
 
 def check_reachable(source: str, processors: list[ProcessorConfig], connections: list[ConnectionConfig]) -> None:
     """Every processor is a source or can be reached from one."""
-    import networkx as nx
-
-    graph: nx.DiGraph = nx.DiGraph()
-    graph.add_nodes_from(p.name for p in processors)
-    graph.add_edges_from((c.source, c.destination) for c in connections)
-    by_name = {p.name: p for p in processors}
-    sources = [n for n in graph if graph.in_degree(n) == 0 and not by_name[n].cls.input_required]
-    reachable = set(sources).union(*(nx.descendants(graph, s) for s in sources))
+    edges = [(c.source, c.destination) for c in connections]
+    has_input = {destination for _, destination in edges}
+    sources = [p.name for p in processors if p.name not in has_input and not p.cls.input_required]
+    found = reachable(sources, edges)
     for index, processor in enumerate(processors):
-        if processor.name in reachable:
+        if processor.name in found:
             continue
         where = f"{source}: processors[{index}] '{processor.name}'"
-        if graph.in_degree(processor.name) == 0:
+        if processor.name not in has_input:
             raise ConfigurationError(
                 f"{where}: unreachable: {processor.type_name} needs input but no connection leads to it"
             )
