@@ -320,19 +320,30 @@ def merge_steps(spec: TableSpec, *, listed_partitions: bool) -> list[MergeStep]:
     return steps
 
 
-def _delete_unlisted_sql(spec: TableSpec, listed: str) -> str:
-    """Delete the rows of partitions that are not listed. When the table's key (or an index) starts with
-    the partition column, the partitions present are found by a skip scan (one key lookup per partition,
-    the recursive CTE below) instead of reading every row."""
-    t = quote(spec.name)
-    part = quote(spec.partition_column or "")
+def present_partitions_sql(spec: TableSpec) -> str | None:
+    """``SELECT ID FROM present WHERE ...``-ready CTE listing the partitions that have rows in the table, by a
+    skip scan (one key lookup per partition) instead of reading every row; None when no key or index starts
+    with the partition column. Append ``SELECT ID FROM present WHERE ID IS NOT NULL``."""
+    if spec.partition_column is None:
+        return None
     if spec.primary_key[0] != spec.partition_column and not any(ix[0] == spec.partition_column for ix in spec.indexes):
-        return f"DELETE FROM {t} AS t WHERE t.{part} NOT IN (SELECT ID FROM {listed})"
-    present = (
+        return None
+    t = quote(spec.name)
+    part = quote(spec.partition_column)
+    return (
         f"WITH RECURSIVE present(ID) AS (SELECT MIN({part}) FROM {t} "
         f"UNION ALL SELECT (SELECT MIN({part}) FROM {t} WHERE {part} > present.ID) FROM present "
         "WHERE present.ID IS NOT NULL) "
     )
+
+
+def _delete_unlisted_sql(spec: TableSpec, listed: str) -> str:
+    """Delete the rows of partitions that are not listed (found by a skip scan when the key allows it)."""
+    t = quote(spec.name)
+    part = quote(spec.partition_column or "")
+    present = present_partitions_sql(spec)
+    if present is None:
+        return f"DELETE FROM {t} AS t WHERE t.{part} NOT IN (SELECT ID FROM {listed})"
     # The CTE sits in the subquery: a statement starting with WITH has no row count in Python's sqlite3.
     return (
         f"DELETE FROM {t} WHERE {part} IN "
@@ -703,11 +714,19 @@ class SQLiteDestination:
                 if prestaged is not None:
                     self._use_prestage(conn, spec, prestaged, dict(accepted))
                 conn.executemany(f"INSERT OR IGNORE INTO temp.{quote(_LISTED)} (ID) VALUES (?)", listed)
+                rows = staged = 0
                 for step in steps:
+                    if step.name == "delete_replaced" and rows == staged:
+                        # After the upsert every staged key is in the table: as many rows in the table as in the
+                        # stage means the table holds exactly the staged rows, so no accepted board has a row
+                        # to delete (the common case of a full run, known from two counts the merge has anyway).
+                        continue
                     before = self._row_count(conn, spec) if step.kind == "upserted" else 0
                     count = conn.execute(step.sql, params).rowcount
                     if step.kind == "upserted":
-                        inserted = self._row_count(conn, spec) - before
+                        rows = self._row_count(conn, spec)
+                        staged = conn.execute(f"SELECT COUNT(*) FROM temp.{quote(_STAGE)}").fetchone()[0]
+                        inserted = rows - before
                         result.inserted += inserted
                         result.updated += count - inserted
                     elif step.kind == "inserted":
@@ -716,7 +735,6 @@ class SQLiteDestination:
                         result.updated += count
                     elif step.kind == "deleted":
                         result.deleted += count
-                staged = conn.execute(f"SELECT COUNT(*) FROM temp.{quote(_STAGE)}").fetchone()[0]
                 result.unchanged = staged - result.inserted - result.updated
                 result.skipped_partitions = conn.execute(
                     f"SELECT COUNT(*) FROM temp.{quote(_ACCEPTED)} WHERE NEW = 0"
