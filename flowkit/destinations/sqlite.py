@@ -1,12 +1,14 @@
 """The embedded SQLite warehouse: journal tables + set-based merge (architecture.md section 2).
 
-Concurrency: one connection shared by all threads, every operation under one re-entrant lock.
-SQLite allows a single writer at a time anyway, so per-thread connections would only trade the
-lock for SQLITE_BUSY waits (busy_timeout polling, with sleep granularity in the milliseconds) and
-would let a long merge starve appenders unpredictably; a lock around one connection is FIFO-ish,
-costs nothing when uncontended, and keeps ``BEGIN IMMEDIATE ... COMMIT`` trivially correct. Row
-encoding and hashing (the CPU part of ``append_journal``) happen before the lock is taken. WAL
-lets other processes (the ``sqlite3`` shell, a BI tool) read while the flow writes.
+Concurrency: one connection shared by all threads for the journal and everything else, every operation
+under one re-entrant lock. SQLite allows a single writer at a time anyway, so per-thread connections would
+only trade the lock for SQLITE_BUSY waits (busy_timeout polling, with sleep granularity in the milliseconds)
+and would let a long merge starve appenders unpredictably; a lock around one connection is FIFO-ish, costs
+nothing when uncontended, and keeps ``BEGIN IMMEDIATE ... COMMIT`` trivially correct. Row encoding and
+hashing (the CPU part of ``append_journal``) happen before the lock is taken. Merges, and their head start
+(``prepare_merge``), use a second connection whose TEMP database holds the stage: preparing reads the
+journal from a WAL snapshot and writes only TEMP tables, so it takes neither lock from the appenders, and a
+merge holds both. WAL lets other processes (the ``sqlite3`` shell, a BI tool) read while the flow writes.
 
 The SQL is built by pure functions (``create_table_sql``, ``create_journal_sql``,
 ``merge_steps``...) so it can be unit-tested and reused by other SQL destinations.
@@ -404,7 +406,7 @@ def _utc_now() -> datetime:
 
 
 class SQLiteDestination:
-    """The Destination contract on one SQLite file (WAL, one connection, thread-safe).
+    """The Destination contract on one SQLite file (WAL, thread-safe; a second connection merges).
 
     ``clock`` returns the time written to ``_SNOWFLAKE_INSERTED_AT`` / ``_SNOWFLAKE_UPDATED_AT``
     (UTC ``YYYY-MM-DDTHH:MM:SS.fffZ`` text). ``synchronous`` is the SQLite ``PRAGMA synchronous``
