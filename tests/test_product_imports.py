@@ -54,16 +54,21 @@ HEAVY = (
 )
 
 
-def _modules(*args: str, home: Path) -> list[str]:
-    """Every module loaded by a `flowkit <args>` process (real process, real sys.modules)."""
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE, *args],
+def _probe(code: str, args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``python -c code args...`` from the repository with a minimal environment (a real process)."""
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
         env={"FLOWKIT_HOME": str(home), "PATH": "/usr/bin:/bin", "JIRA_API_TOKEN": "x"},
         timeout=60,
     )
+
+
+def _modules(*args: str, home: Path) -> list[str]:
+    """Every module loaded by a `flowkit <args>` process (real process, real sys.modules)."""
+    result = _probe(PROBE, list(args), home)
     line = next((x for x in result.stdout.splitlines() if x.startswith("MODULES:")), None)
     assert line is not None, result.stderr
     modules: list[str] = json.loads(line.split(":", 1)[1])
@@ -138,14 +143,7 @@ def test_the_command_leaves_its_objects_frozen_for_a_prompt_exit(argv: list[str]
         "assert gc.get_freeze_count() == 0\n"
         "try:\n    main(sys.argv[1:])\nexcept SystemExit as exc:\n    print('EXIT', exc.code, gc.get_freeze_count())\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe, *argv],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={"FLOWKIT_HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "JIRA_API_TOKEN": "x"},
-        timeout=60,
-    )
+    result = _probe(probe, argv, tmp_path)
     _, code, frozen = result.stdout.strip().splitlines()[-1].split()
     assert code == ("2" if argv[0] == "no-such-command" else "0"), result.stderr
     assert int(frozen) > 1000
