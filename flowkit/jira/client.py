@@ -51,6 +51,7 @@ from flowkit.jira.http import (
     classify_exception,
     classify_response,
     is_loopback_host,
+    loads,
     origin,
     read_bounded,
     validate_base_url,
@@ -317,18 +318,24 @@ class JiraClient:
         page_size: int | None = None,
         *,
         board_id: int | None = None,
-    ) -> Iterator[list[dict[str, Any]]]:
+        decode: Callable[[str | bytes], Any] = loads,
+    ) -> Iterator[list[Any]]:
         """``POST /rest/api/3/search/jql`` paged by ``nextPageToken``.
 
         Page size: ``page_size``, else ``jql_page_size`` when only id/key are requested, else 100.
         With ``board_id`` the call is board-scoped (403/404/422 -> :class:`JiraBoardUnavailable`,
-        exhausted retries carry the board id).
+        exhausted retries carry the board id). Issues are dicts; ``decode=loads_key_only_search`` (for an
+        id/key-only search) makes them :class:`~flowkit.jira.http.KeyOnlyIssue` objects, which is faster.
         """
         field_list = [str(f) for f in fields]
         if page_size is None:
             page_size = self.jql_page_size if set(field_list) <= _KEY_ONLY_FIELDS else _JQL_FULL_FIELDS_PAGE
         return self.iter_pages(
-            BOARD_ISSUES_SEARCH, board_id=board_id, body={"jql": jql, "fields": field_list}, page_size=page_size
+            BOARD_ISSUES_SEARCH,
+            board_id=board_id,
+            body={"jql": jql, "fields": field_list},
+            page_size=page_size,
+            decode=decode,
         )
 
     # ------------------------------------------------------------------ declared endpoints
@@ -353,12 +360,14 @@ class JiraClient:
         params: Mapping[str, Any] | None = None,
         body: Mapping[str, Any] | None = None,
         page_size: int | None = None,
+        decode: Callable[[str | bytes], Any] = loads,
         **ids: int,
     ) -> Iterator[list[dict[str, Any]]]:
         """The pages of a paged endpoint (a generator: nothing is sent until the first page is pulled).
 
         ``params`` go into every query string (GET), ``body`` into every JSON body (POST); the paginator adds
         its own fields. An EMPTY answer of the endpoint's error policy ends the iteration with no page.
+        ``decode`` parses each answer (``loads_key_only_search`` for id/key-only searches).
         """
         path, bid = self._path(endpoint, board_id, ids)
         where = f"{endpoint.method} {path}"
@@ -376,9 +385,9 @@ class JiraClient:
 
         def fetch(req: dict[str, Any]) -> Any:
             if endpoint.method == "GET":
-                result = self._call(endpoint, path, params={**(params or {}), **req}, board_id=bid)
+                result = self._call(endpoint, path, params={**(params or {}), **req}, board_id=bid, decode=decode)
             else:
-                result = self._call(endpoint, path, json_body={**(body or {}), **req}, board_id=bid)
+                result = self._call(endpoint, path, json_body={**(body or {}), **req}, board_id=bid, decode=decode)
             if result.outcome is Outcome.EMPTY:
                 return {key: [], "isLast": True}
             return result.data
@@ -465,10 +474,12 @@ class JiraClient:
         params: Mapping[str, Any] | None = None,
         json_body: Any = None,
         board_id: int | None = None,
+        decode: Callable[[str | bytes], Any] = loads,
     ) -> Classification:
         """Send one logical request with bounded retries; return the OK (or EMPTY) classification.
 
-        What an error answer means comes from the endpoint's error policy (see flowkit/jira/endpoints.py).
+        What an error answer means comes from the endpoint's error policy (see flowkit/jira/endpoints.py);
+        ``decode`` parses a successful answer's JSON.
         """
         if self._closed:
             raise JiraError("the Jira client is closed")
@@ -489,7 +500,7 @@ class JiraClient:
                 signal: RateSignal | None = None
                 try:
                     status, headers, body = self._send(method, url, params, json_body)
-                    result = classify_response(status, headers, body, endpoint.errors)
+                    result = classify_response(status, headers, body, endpoint.errors, decode)
                     signal = read_signal(status, headers)
                 except _TRANSPORT_ERRORS as exc:
                     result = classify_exception(exc)

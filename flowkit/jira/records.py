@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flowkit.destinations.rows import normalize_timestamp
+from flowkit.jira.http import KeyOnlyIssue
 
 Row = dict[str, Any]
 Json = Mapping[str, Any]
@@ -241,11 +242,15 @@ def board_project_row(board_id: int, project: Json, problems: Problems | None = 
     }
 
 
-def board_issue_row(board_id: int, issue: Json, problems: Problems | None = None) -> Row:
+def board_issue_row(board_id: int, issue: Json | KeyOnlyIssue, problems: Problems | None = None) -> Row:
     # A million of these a run: Jira's usual shape ({"id": "10001", "key": "PLAT-1"}) is mapped inline,
-    # anything else by key_id and opt_str (the same values, errors and problems).
-    issue_id = issue.get("id")
-    key = issue.get("key")
+    # anything else by key_id and opt_str (the same values, errors and problems). Id/key-only search pages
+    # arrive as KeyOnlyIssue (flowkit/jira/http.py): the same two values, read as attributes.
+    if isinstance(issue, KeyOnlyIssue):
+        issue_id, key = issue.id, issue.key
+    else:
+        issue_id = issue.get("id")
+        key = issue.get("key")
     return {
         "BOARD_ID": board_id,
         "ISSUE_ID": int(issue_id) if type(issue_id) is str and issue_id.isdecimal() else key_id(issue_id, "issue id"),

@@ -24,6 +24,8 @@ from flowkit.jira.http import (
     Outcome,
     classify_exception,
     classify_response,
+    loads,
+    loads_key_only_search,
     parse_retry_after,
     validate_base_url,
 )
@@ -373,3 +375,33 @@ def test_near_limit_header_is_read_on_success_only() -> None:
     assert not classify_response(200, {}, b"{}").near_limit
     assert not classify_response(200, {"X-RateLimit-NearLimit": "false"}, b"{}").near_limit
     assert classify_response(204, {"X-RateLimit-NearLimit": "true"}, b"").near_limit
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"issues": ["not an object"], "isLast": true}',
+        '{"values": [], "isLast": true}',
+        '{"issues": [{"id": NaN, "key": "A-1"}]}',
+        "[1, 2]",
+    ],
+)
+def test_what_the_key_only_decoder_cannot_read_is_read_as_before(body: str) -> None:
+    """loads_key_only_search falls back to loads for any other shape: the same data, the same refusals."""
+    assert loads_key_only_search(body) == loads(body)
+
+
+def test_the_key_only_decoder_reads_integers_over_64_bits_exactly_as_json_does() -> None:
+    # (orjson would read it as a float; a Jira id is never that big, and the journal refuses it either way)
+    body = '{"issues": [{"id": 123456789012345678901234567890, "key": "A-1"}]}'
+    assert loads_key_only_search(body)["issues"][0].id == json.loads(body)["issues"][0]["id"]
+
+
+def test_the_key_only_decoder_refuses_what_loads_refuses() -> None:
+    for body in ('{"issues": [', "", "nul"):
+        with pytest.raises(ValueError):
+            loads(body)
+        with pytest.raises(ValueError):
+            loads_key_only_search(body)
+    result = classify_response(200, {}, '{"issues": [', None, loads_key_only_search)
+    assert result.outcome is Outcome.RETRY and "malformed" in result.message

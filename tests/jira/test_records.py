@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from flowkit.jira.http import KeyOnlyIssue, loads, loads_key_only_search
 from flowkit.jira.records import (
     board_issue_row,
     board_project_row,
@@ -162,6 +165,38 @@ def test_board_issue_row_inline_path_matches_the_general_mapping(issue: dict[str
     assert problems == expected_problems
     if isinstance(got, dict):
         assert type(got["ISSUE_ID"]) is int
+
+
+@pytest.mark.parametrize(
+    "issue",
+    [
+        {"id": "10001", "key": "PLAT-1", "expand": "operations", "self": "https://x/rest/api/3/issue/10001"},
+        {"id": 10001, "key": "PLAT-1", "fields": {}},
+        {"id": 7.0, "key": None},
+        {"id": "7", "key": 7},
+        {"id": "7", "key": ["a"]},
+        {"id": "7"},
+        {"id": True, "key": "PLAT-1"},
+        {"key": "PLAT-9"},
+        {},
+    ],
+)
+def test_a_key_only_search_page_maps_exactly_like_the_generic_decoding(issue: dict[str, object]) -> None:
+    """FetchBoardIssues decodes its pages with loads_key_only_search (two fields per issue, as objects): every
+    row, error and problem must be what the generic decoding gives."""
+    body = json.dumps({"issues": [issue, {"id": "1", "key": "A-1"}], "nextPageToken": "t", "isLast": False})
+    generic, fast = loads(body), loads_key_only_search(body)
+    assert isinstance(fast["issues"][0], KeyOnlyIssue)
+    assert (fast["nextPageToken"], fast["isLast"]) == (generic["nextPageToken"], generic["isLast"])
+    outcomes = []
+    for page in (generic, fast):
+        problems: list[str] = []
+        try:
+            rows: object = [board_issue_row(3, item, problems) for item in page["issues"]]
+        except ValueError as exc:
+            rows = str(exc)
+        outcomes.append((rows, problems))
+    assert outcomes[0] == outcomes[1]
 
 
 def test_enabled_tables_parsing() -> None:

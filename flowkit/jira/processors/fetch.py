@@ -15,6 +15,7 @@ from flowkit.engine import ConfigurationError, ProcessContext, Processor, Proces
 from flowkit.jira.client import JiraClient
 from flowkit.jira.endpoints import BOARD_ISSUES_SEARCH, BOARD_PROJECTS, BOARD_SPRINTS, ENDPOINTS, Endpoint, RowMaker
 from flowkit.jira.errors import JiraAuthError, JiraBoardUnavailable, JiraError
+from flowkit.jira.http import loads_key_only_search
 from flowkit.jira.pagination import PageStream
 from flowkit.jira.processors.common import (
     BOARD_ID,
@@ -172,7 +173,8 @@ def board_pages(
             )
             raise JiraBoardUnavailable(board_id, 0, reason)
         jql = JiraClient.board_issue_jql(filter_jql, attributes.get(SUB_QUERY))
-        return client.iter_jql_pages(jql, board_id=board_id)
+        # id/key only: each issue decoded into its two fields (board_issue_row reads them)
+        return client.iter_jql_pages(jql, board_id=board_id, decode=loads_key_only_search)
     return client.iter_pages(endpoint, board_id=board_id)
 
 
