@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +59,25 @@ def test_creates_parent_dirs_wal_and_tables(tmp_path: Path) -> None:
     assert list(info)[-3:] == ["_SNOWFLAKE_INSERTED_AT", "_SNOWFLAKE_UPDATED_AT", "_SNOWFLAKE_HASH"]
     idx = [r[1] for r in conn.execute("PRAGMA index_list(BOARD_ISSUE_JOURNAL)")]
     assert "BOARD_ISSUE_JOURNAL_RUN_PARTITION_ATTEMPT_IDX" in idx
+    assert conn.execute("PRAGMA page_size").fetchone()[0] == 16384  # a new warehouse's pages
     conn.close()
     d.close()
+
+
+def test_an_existing_warehouse_keeps_its_page_size(tmp_path: Path) -> None:
+    path = tmp_path / "w.db"
+    with closing(sqlite3.connect(path)) as old:  # made by SQLite's defaults (or an older flowkit)
+        old.execute("CREATE TABLE other (x)")
+        old.commit()
+        assert old.execute("PRAGMA page_size").fetchone()[0] == 4096
+    with SQLiteDestination(path, schema=SCHEMA) as d:
+        d.ensure_tables(["BOARD", "BOARD_ISSUE"])
+        d.append_journal("BOARD_ISSUE", "r1", 1, "a", issues(1, [1, 2]))
+        d.prepare_merge("BOARD_ISSUE", "r1")
+        assert d.merge("BOARD_ISSUE", plan("r1", {1: "a"}, {1})).inserted == 2
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA page_size").fetchone()[0] == 4096
+        assert conn.execute("SELECT COUNT(*) FROM BOARD_ISSUE").fetchone()[0] == 2
 
 
 def test_ensure_tables_refuses_incompatible_existing_table(tmp_path: Path) -> None:
