@@ -330,6 +330,7 @@ class RateGate:
             with self._cond:
                 ticket = object()
                 self._waiting.append(ticket)
+                took = False
                 try:
                     while True:
                         if cancel is not None and cancel.is_set():
@@ -342,11 +343,15 @@ class RateGate:
                         if window is None or self._waiting.index(ticket) < window.slots - self._in_flight:
                             self._in_flight += 1
                             self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
+                            took = True
                             return Slot(window.epoch if window is not None else 0)
                         self._cond.wait(self._poll)
                 finally:
                     self._waiting.remove(ticket)
-                    self._cond.notify_all()  # the threads behind this one moved up
+                    if not took:
+                        # the threads behind moved up with no slot taken: one of them may now be among the first.
+                        # (Taking a slot moves them up by one and uses one: nobody new qualifies, so no wake-up.)
+                        self._cond.notify_all()
 
     def release(
         self,
