@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from itertools import chain, islice, pairwise
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from flowkit.simulator.jql import Query, parse_jql
@@ -141,8 +141,27 @@ class Sprint:
     goal: str = ""
 
 
+class _DerivedFromStatus:
+    """The fields an issue's status decides, for Issue and BaseIssueView alike."""
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+
+        @property
+        def status(self) -> str: ...
+
+    @property
+    def status_category(self) -> str:
+        return STATUSES[self.status][3]
+
+    @property
+    def resolution(self) -> str | None:
+        return "Done" if self.status == "Done" else None
+
+
 @dataclass(slots=True)
-class Issue:
+class Issue(_DerivedFromStatus):
     id: int
     key: str
     project_key: str
@@ -153,14 +172,6 @@ class Issue:
     updated: datetime
     resolved: datetime | None
     hidden: bool  # issue-level security: the caller cannot see it
-
-    @property
-    def status_category(self) -> str:
-        return STATUSES[self.status][3]
-
-    @property
-    def resolution(self) -> str | None:
-        return "Done" if self.status == "Done" else None
 
 
 def _dates_before_base(h: int) -> tuple[int, int | None, int]:
@@ -176,7 +187,7 @@ def _dates_before_base(h: int) -> tuple[int, int | None, int]:
     return created, resolved, max(0, resolved - (h >> 40) % 600 * _MINUTE_US)
 
 
-class BaseIssueView:
+class BaseIssueView(_DerivedFromStatus):
     """A base issue in its home project whose fields are derived when read, from the same functions as
     ``DataModel._base_issue``: evaluating a query reads one or two fields of each issue, so deriving all of
     them (summary, three dates) would be wasted. No ``hidden``: callers evaluate visible issues only."""
@@ -203,14 +214,6 @@ class BaseIssueView:
     @property
     def issuetype(self) -> str:
         return ISSUE_TYPES[(self._h >> 28) % 3]
-
-    @property
-    def status_category(self) -> str:
-        return STATUSES[self.status][3]
-
-    @property
-    def resolution(self) -> str | None:
-        return "Done" if self.status == "Done" else None
 
     @property
     def created(self) -> datetime:
