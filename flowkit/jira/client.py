@@ -50,7 +50,7 @@ from flowkit.jira.http import (
     build_session,
     classify_exception,
     classify_response,
-    is_loopback_host,
+    environment_proxies,
     loads,
     origin,
     read_bounded,
@@ -232,8 +232,7 @@ class JiraClient:
         self.page_size = page_size
         self.jql_page_size = jql_page_size
         self.pool_size = pool_size
-        host = self._origin[1]
-        self._session = build_session(pool_size, trust_env=not is_loopback_host(host))
+        self._session = build_session(pool_size, proxies=environment_proxies(self.base_url))
         self._lock = threading.Lock()
         self._request_count = 0
         self._retry_count = 0

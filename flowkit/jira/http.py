@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import msgspec
 import requests
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 
 from flowkit import __version__
 from flowkit.engine.validators import is_loopback_host
@@ -91,11 +92,16 @@ class _NoCookies(http.cookiejar.DefaultCookiePolicy):
         return False
 
 
-def build_session(pool_size: int, *, trust_env: bool = True) -> requests.Session:
+def build_session(pool_size: int, *, proxies: Mapping[str, str] | None = None) -> requests.Session:
     """A ``requests.Session`` with a connection pool of ``pool_size``, the JSON/English headers, no cookies.
 
     No auth is set on the session: the client attaches ``Authorization`` per request, and only for the
     configured origin. urllib3 retries are off (the client owns retries).
+
+    The session never reads the environment itself (``trust_env`` off): ``proxies`` are resolved once for the
+    site by the caller (`environment_proxies`). Left on, requests would read the proxy variables again for
+    every request (~0.3 ms of CPU each) and, worse, replace our Authorization header with a ``~/.netrc`` entry
+    for the site's host when there is one.
     """
     if pool_size < 1:
         raise ValueError("pool_size must be >= 1")
@@ -114,8 +120,18 @@ def build_session(pool_size: int, *, trust_env: bool = True) -> requests.Session
         }
     )
     session.cookies.set_policy(_NoCookies())
-    session.trust_env = trust_env
+    session.trust_env = False
+    session.proxies.update(proxies or {})
     return session
+
+
+def environment_proxies(url: str) -> dict[str, str]:
+    """The proxies the environment sets for ``url`` (``HTTPS_PROXY``, ``ALL_PROXY``, ... unless ``NO_PROXY``
+    covers its host), read as requests reads them; none for a loopback host (the local simulator)."""
+    host = urlsplit(url).hostname or ""
+    if is_loopback_host(host):
+        return {}
+    return dict(requests.utils.get_environ_proxies(url))
 
 
 def _mib(n: int) -> str:
@@ -192,8 +208,8 @@ class Classification:
 def header(headers: Mapping[str, str], name: str) -> str | None:
     """Case-insensitive header lookup that works for plain dicts and requests' CaseInsensitiveDict."""
     value = headers.get(name)
-    if value is not None:
-        return value
+    if value is not None or isinstance(headers, CaseInsensitiveDict):
+        return value  # (a CaseInsensitiveDict already looked case-insensitively: a dozen lookups per answer)
     lname = name.lower()
     for key, val in headers.items():
         if key.lower() == lname:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import requests
@@ -409,3 +410,53 @@ def test_the_key_only_decoder_refuses_what_loads_refuses() -> None:
             loads_key_only_search(body)
     result = classify_response(200, {}, '{"issues": [', None, loads_key_only_search)
     assert result.outcome is Outcome.RETRY and "malformed" in result.message
+
+
+# ---------------------------------------------------------------- headers, the environment
+
+
+def test_header_lookup_is_case_insensitive_for_dicts_and_requests_headers() -> None:
+    from requests.structures import CaseInsensitiveDict
+
+    from flowkit.jira.http import header
+
+    plain = {"retry-after": "3", "X-RateLimit-NearLimit": "true"}
+    assert header(plain, "Retry-After") == "3"
+    assert header(plain, "x-ratelimit-nearlimit") == "true"
+    assert header(plain, "Location") is None
+    wire = CaseInsensitiveDict({"retry-after": "3"})
+    assert header(wire, "RETRY-AFTER") == "3"
+    assert header(wire, "Beta-Retry-After") is None
+
+
+def test_the_environment_proxies_are_read_once_for_the_site(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flowkit.jira.http import environment_proxies
+
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("no_proxy", "")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    assert environment_proxies("https://acme.atlassian.net")["https"] == "http://proxy.example:3128"
+    assert environment_proxies("http://127.0.0.1:8080") == {}  # the local simulator: never through a proxy
+    monkeypatch.setenv("NO_PROXY", "atlassian.net")
+    assert environment_proxies("https://acme.atlassian.net") == {}
+
+
+def test_a_netrc_entry_for_the_site_does_not_replace_the_api_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # requests, reading the environment, would send ~/.netrc's login for the host instead of our header
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine acme.atlassian.net login other@example.com password not-the-token\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    client = JiraClient("https://acme.atlassian.net", "flowkit@example.com", "tok-123")
+    try:
+        url = "https://acme.atlassian.net/rest/api/3/myself"
+        ours = {"Authorization": "Basic Zmxvd2tpdEBleGFtcGxlLmNvbTp0b2stMTIz"}
+        prepared = client._session.prepare_request(requests.Request("GET", url, headers=ours))
+        assert prepared.headers["Authorization"] == ours["Authorization"]
+        assert requests.utils.get_netrc_auth(url) == ("other@example.com", "not-the-token")  # the entry is read
+    finally:
+        client.close()
