@@ -1,7 +1,7 @@
 """The `flowkit` command: a thin click shell where each command calls one library function.
 
 Start-up cost: at import this module loads click and `flowkit.engine.errors` only. Everything heavy (the
-engine's loader and scheduler with pydantic, networkx and sqlite-utils; rich, through `flowkit.views`; the
+engine's loader and scheduler with pydantic and PyYAML; rich, through `flowkit.views`; the
 Jira flow; the web UI; the simulator) is imported inside the command that needs it, so `flowkit --help` and
 `flowkit <command> --help` stay fast (`tests/test_product_imports.py` checks what they load;
 `benchmarks/cli_startup.py` measures them).
