@@ -656,6 +656,10 @@ cli.add_command(
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point: usage errors become one line too."""
+    # pydantic validates flowkit's own models (the flow file) only. Its plugins are hooks on validation that
+    # nothing attaches to these, and finding them reads every installed distribution's metadata (~5 ms before
+    # a run's first request). The command sets it, the library does not; `PYDANTIC_DISABLE_PLUGINS=` (empty) keeps them.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     try:
         code = cli.main(args=list(argv) if argv is not None else None, prog_name="flowkit", standalone_mode=False)
     except click.UsageError as exc:
