@@ -1,7 +1,7 @@
 """The `flowkit` command: a thin click shell where each command calls one library function.
 
 Start-up cost: at import this module loads click and `flowkit.engine.errors` only. Everything heavy (the
-engine's loader and scheduler with pydantic, networkx and sqlite-utils; rich, through `flowkit.views`; the
+engine's loader and scheduler with pydantic and PyYAML; rich, through `flowkit.views`; the
 Jira flow; the web UI; the simulator) is imported inside the command that needs it, so `flowkit --help` and
 `flowkit <command> --help` stay fast (`tests/test_product_imports.py` checks what they load;
 `benchmarks/cli_startup.py` measures them).
@@ -656,6 +656,10 @@ cli.add_command(
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point: usage errors become one line too."""
+    # pydantic validates flowkit's own models (the flow file) only. Its plugins are hooks on validation that
+    # nothing attaches to these, and finding them reads every installed distribution's metadata (~5 ms before
+    # a run's first request). The command sets it, the library does not; `PYDANTIC_DISABLE_PLUGINS=` (empty) keeps them.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     try:
         code = cli.main(args=list(argv) if argv is not None else None, prog_name="flowkit", standalone_mode=False)
     except click.UsageError as exc:

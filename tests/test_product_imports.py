@@ -112,6 +112,32 @@ def test_loading_and_running_a_flow_without_a_cycle_does_not_import_networkx(tmp
     assert _loaded(run, "networkx") == [] and _loaded(validate, "networkx") == []
 
 
+METADATA_PROBE = """
+import importlib.metadata, sys
+reads = []
+distributions = importlib.metadata.distributions
+def counting(**params):
+    reads.append(params)
+    return distributions(**params)
+importlib.metadata.distributions = counting
+from flowkit.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+print("READS:", len(reads))
+"""
+
+
+def test_loading_the_jira_flow_reads_the_installed_metadata_once(tmp_path: Path) -> None:
+    """Every read of the installed distributions' entry points costs ~4 ms before a run's first request: the
+    processor, service and destination types come from one, and pydantic's plugin discovery makes none."""
+    args = ["validate", str(FLOW), "-p", "Environment URL=http://127.0.0.1:1", "-p", "Jira Email=a@example.com"]
+    result = _probe(METADATA_PROBE, args, tmp_path)
+    assert "valid: flow" in result.stdout, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "READS: 1", result.stdout
+
+
 def test_a_run_that_prints_a_summary_loads_rich_for_it(tmp_path: Path) -> None:
     modules = _modules("run", str(EXAMPLE), "--once", "-p", "Example Token=t0ken", home=tmp_path)
     assert "flowkit.views" in modules and "rich.table" in modules

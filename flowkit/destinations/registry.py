@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from functools import cache
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import ClassVar
 
 from flowkit.destinations.base import Destination, DestinationError
 from flowkit.destinations.schema import Schema
 from flowkit.engine.components import PropertyDescriptor
+from flowkit.engine.registry import installed_entry_points
 
 GROUP = "flowkit.destinations"
 
@@ -56,7 +56,7 @@ class DestinationType:
 def destination_types() -> dict[str, type[DestinationType]]:
     """Every installed destination type by its upper-case name."""
     found: dict[str, type[DestinationType]] = {}
-    for entry_point in entry_points(group=GROUP):
+    for entry_point in installed_entry_points(GROUP):  # the read the processor and service types came from
         try:
             loaded = entry_point.load()
         except Exception as exc:  # a broken plugin must not hide the others' names

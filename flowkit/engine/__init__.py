@@ -9,8 +9,8 @@ Example:
     0
 
 The public names below are imported on first use (PEP 562), so that importing one light submodule
-(``flowkit.engine.errors`` for the CLI's error handling) does not load pydantic, networkx and
-sqlite-utils: `flowkit --help` stays fast.
+(``flowkit.engine.errors`` for the CLI's error handling) does not load pydantic and PyYAML:
+`flowkit --help` stays fast.
 """
 
 from __future__ import annotations

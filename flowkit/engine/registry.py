@@ -8,8 +8,8 @@ explicit `Registry.register` call (tests, embedding applications).
 from __future__ import annotations
 
 from functools import cache
-from importlib.metadata import EntryPoint, entry_points
-from typing import TypeVar
+from importlib.metadata import EntryPoint, EntryPoints, entry_points
+from typing import Protocol, TypeVar
 
 from flowkit.engine.components import ControllerService, Processor
 from flowkit.engine.errors import ConfigurationError
@@ -81,23 +81,33 @@ class Registry:
             raise ConfigurationError(f"cannot load {group}:{name} ({type(exc).__name__}: {exc})") from exc
 
 
+@cache
 def _installed(group: str) -> dict[str, EntryPoint]:
     """The group's entry points by name (the first installed wins)."""
-    return _installed_groups()[group]
+    found: dict[str, EntryPoint] = {}
+    for entry_point in installed_entry_points(group):
+        found.setdefault(entry_point.name, entry_point)
+    return found
+
+
+def installed_entry_points(group: str) -> EntryPoints:
+    """The installed entry points of `group` (as ``importlib.metadata.entry_points(group=...)``), for this
+    registry and the destination types' (`flowkit.destinations.registry`)."""
+    return _installed_entry_points().select(group=group)
+
+
+class _ByGroup(Protocol):
+    """What `entry_points()` answers: EntryPoints, or on Python 3.11 a dict of them by group; both select."""
+
+    def select(self, *, group: str) -> EntryPoints: ...
 
 
 @cache
-def _installed_groups() -> dict[str, dict[str, EntryPoint]]:
-    """Both groups' entry points, read once per process: loading one flow looks up a dozen types, and
-    each `entry_points()` call reads the metadata of every installed distribution (~4 ms in this venv)
-    whether it asks for one group or for all of them."""
-    everything = entry_points()
-    groups: dict[str, dict[str, EntryPoint]] = {}
-    for group in (PROCESSOR_GROUP, SERVICE_GROUP):
-        found = groups[group] = {}
-        for entry_point in everything.select(group=group):
-            found.setdefault(entry_point.name, entry_point)
-    return groups
+def _installed_entry_points() -> _ByGroup:
+    """Every installed entry point, read once per process: loading one flow looks up a dozen types in three
+    groups, and each `entry_points()` call reads the metadata of every installed distribution (~4 ms in
+    this venv) whether it asks for one group or for all of them."""
+    return entry_points()
 
 
 default_registry = Registry()

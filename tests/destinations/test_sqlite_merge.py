@@ -91,6 +91,50 @@ def test_ensure_tables_refuses_incompatible_existing_table(tmp_path: Path) -> No
     d.close()
 
 
+def test_tables_must_exist_before_they_are_read_or_merged(tmp_path: Path) -> None:
+    with SQLiteDestination(tmp_path / "w.db", schema=SCHEMA) as d:
+        with pytest.raises(DestinationError, match=r"table BOARD does not exist in .*call ensure_tables first"):
+            d.fetch_rows("BOARD")
+        d.conn.execute('CREATE TABLE "board" ("ID" INTEGER)')  # another name's case is another name, as before
+        with pytest.raises(DestinationError, match=r"table BOARD does not exist"):
+            d.merge("BOARD", plan("r1", {1: "a"}))
+        assert d.merged_partitions("BOARD", "r1") == {}  # no merge log yet
+        d.conn.execute('DROP TABLE "board"')
+        d.ensure_tables(["BOARD"])
+        assert d.fetch_rows("BOARD") == []
+
+
+OLD_JOURNAL = (
+    'CREATE TABLE "BOARD_JOURNAL" ("_SEQ" INTEGER PRIMARY KEY, "_RUN_ID", "_SCOPE", "_ATTEMPT", "_ROW_COUNT", "_ROWS")'
+)
+
+
+def test_an_empty_journal_of_an_older_layout_is_replaced_one_with_rows_refused(tmp_path: Path) -> None:
+    """Journals and the merge log of the layout before `_SCOPE` became `_PARTITION`: dropped when empty,
+    refused by the column check when they still hold rows."""
+    path = tmp_path / "w.db"
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute(OLD_JOURNAL)
+        conn.execute('CREATE TABLE "_FLOWKIT_MERGE_LOG" ("TABLE_NAME", "RUN_ID", "SCOPE", "ATTEMPT", "MERGED_AT")')
+        conn.commit()
+    with SQLiteDestination(path, schema=SCHEMA) as d:
+        d.ensure_tables(["BOARD"])
+        columns = {r[1] for r in raw(d, "PRAGMA table_info(BOARD_JOURNAL)")}
+        assert "_PARTITION" in columns and "_SCOPE" not in columns
+        assert "PARTITION" in {r[1] for r in raw(d, "PRAGMA table_info(_FLOWKIT_MERGE_LOG)")}
+        d.append_journal("BOARD", "r1", 1, "a", [board(1)])
+        assert d.merge("BOARD", plan("r1", {1: "a"})).inserted == 1
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute('DROP TABLE "BOARD_JOURNAL"')
+        conn.execute(OLD_JOURNAL)
+        conn.execute("""INSERT INTO "BOARD_JOURNAL" VALUES (1, 'r0', 1, 'a', 0, '[]')""")
+        conn.commit()
+    with SQLiteDestination(path, schema=SCHEMA) as d:
+        with pytest.raises(DestinationError, match=r"table BOARD_JOURNAL in .* lacks column\(s\) _PARTITION;"):
+            d.ensure_tables(["BOARD"])
+        assert raw(d, "SELECT COUNT(*) FROM BOARD_JOURNAL") == [(1,)]  # kept as it was
+
+
 def test_refused_rows_leave_the_journal_empty(dest: SQLiteDestination) -> None:
     with pytest.raises(DestinationError, match="unknown column"):
         dest.append_journal("BOARD_ISSUE", "r", 1, "a", [{"BOARD_ID": 1, "ISSUE_ID": 2, "KEY": "x"}])
