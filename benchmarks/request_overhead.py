@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/request_overhead.py              # 2,000 requests per layer, then 8 x 20 at 100 ms
     .venv/bin/python benchmarks/request_overhead.py -n 500 --latency-ms 100
 
-The Jira simulator runs in a child process (`flowkit simulator jira`), so this process's CPU time is the
-client's alone. Two measurements of GET /rest/api/3/myself:
+The Jira simulator runs in a child process (`flowkit simulator jira`, started by simulator_throughput.py's
+helper), so this process's CPU time is the client's alone. Two measurements of GET /rest/api/3/myself:
 
   sequential, no latency  wall and client CPU per request through http.client (the floor), a plain
                           requests.Session (trust_env off and on: on, requests reads the proxy variables and
@@ -18,37 +18,29 @@ client's alone. Two measurements of GET /rest/api/3/myself:
 from __future__ import annotations
 
 import argparse
+import base64
 import http.client
 import json
 import resource
-import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
 from collections.abc import Callable
-from pathlib import Path
 
 import requests
+from simulator_throughput import start_simulator_process  # a script beside this one
 
 from flowkit.jira.client import JiraClient
+from flowkit.simulator.generate import CALLER_EMAIL, CALLER_TOKEN
 
-EMAIL, TOKEN = "flowkit@example.com", "sim-token-0123456789abcdef"
-AUTH = {"Authorization": "Basic Zmxvd2tpdEBleGFtcGxlLmNvbTpzaW0tdG9rZW4tMDEyMzQ1Njc4OWFiY2RlZg=="}
+AUTH = {"Authorization": "Basic " + base64.b64encode(f"{CALLER_EMAIL}:{CALLER_TOKEN}".encode()).decode()}
 PATH = "/rest/api/3/myself"
 
 
 def _cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _layers(url: str, port: int) -> dict[str, Callable[[], Callable[[], object]]]:
@@ -68,7 +60,7 @@ def _layers(url: str, port: int) -> dict[str, Callable[[], Callable[[], object]]
 
         return send
 
-    client = JiraClient(url, EMAIL, TOKEN)
+    client = JiraClient(url, CALLER_EMAIL, CALLER_TOKEN)
     return {
         "http.client": raw,
         "requests (trust_env off)": lambda: plain(False),
@@ -122,18 +114,9 @@ def main() -> None:
     ap.add_argument("--latency-ms", type=float, default=100.0)
     ap.add_argument("--rounds", type=int, default=20, help="requests per thread in the 8-thread measurement")
     args = ap.parse_args()
-    port = _free_port()
-    flowkit = Path(sys.executable).parent / "flowkit"
-    cmd = [str(flowkit), "simulator", "jira", "--port", str(port), "--boards", "1", "--issues-per-board", "1"]
-    sim = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    sim, url = start_simulator_process("--boards", "1", "--issues-per-board", "1")
+    port = int(url.rsplit(":", 1)[1])
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(url + "/_sim/info", timeout=1).read()
-                break
-            except OSError:
-                time.sleep(0.1)
         layers = _layers(url, port)
         sequential(layers, args.n)
         body = json.dumps({"ms": args.latency_ms}).encode()

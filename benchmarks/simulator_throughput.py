@@ -107,25 +107,30 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def start_simulator_process(*options: str) -> tuple[subprocess.Popen[str], str]:
+    """`flowkit simulator jira --port 0 <options>` in a child process (this checkout's flowkit), and its URL
+    once it listens. The caller stops it (terminate, wait)."""
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    cmd = [sys.executable, "-m", "flowkit.cli", "simulator", "jira", "--port", "0", *options]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        m = re.search(r"listening on (http://\S+)", line)
+        if m:
+            return proc, m.group(1)
+    proc.wait()
+    raise SystemExit("the simulator did not start")
+
+
 def paging(boards: int, issues_per_board: int, latency_ms: float, threads: int, py_spy: str | None) -> None:
     from flowkit.jira.client import JiraClient  # the flow's own JQL composition (filter AND kanban sub-query)
 
-    root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
-    cmd = [sys.executable, "-m", "flowkit.cli", "simulator", "jira", "--port", "0", "--boards", str(boards),
-           "--issues-per-board", str(issues_per_board), "--latency-ms", str(latency_ms)]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
+    proc, url = start_simulator_process(
+        "--boards", str(boards), "--issues-per-board", str(issues_per_board), "--latency-ms", str(latency_ms)
+    )
     spy = None
     try:
-        assert proc.stdout is not None
-        url = ""
-        for line in proc.stdout:
-            m = re.search(r"listening on (http://\S+)", line)
-            if m:
-                url = m.group(1)
-                break
-        if not url:
-            raise SystemExit("the simulator did not start")
         s = requests.Session()
         s.auth = (CALLER_EMAIL, CALLER_TOKEN)
         jqls: list[str] = []
